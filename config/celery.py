@@ -1,0 +1,20 @@
+"""The one Celery app. Its settings are the CELERY_* names in config/settings.py; the beat schedule is here."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab  # noqa: F401  (used by entries added to BEAT_SCHEDULE)
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("baoxiao")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Every periodic job, in one place. Each task must be safe to run twice (style.md §6).
+BEAT_SCHEDULE: dict[str, dict] = {
+    "healthz-heartbeat": {"task": "config.tasks.heartbeat", "schedule": 60.0},
+}
+app.conf.beat_schedule = BEAT_SCHEDULE

@@ -1,0 +1,19 @@
+"""Project-level views: health check and error pages."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.health import run_checks
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when every part is up; 503 naming the failing parts otherwise. No sign-in needed."""
+    ok, checks = run_checks()
+    failing = sorted(name for name, result in checks.items() if not result["ok"])
+    body = {"status": "ok" if ok else "down", "failing": failing, "checks": checks}
+    return JsonResponse(body, status=200 if ok else 503)

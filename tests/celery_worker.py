@@ -1,0 +1,88 @@
+"""A real ``celery worker`` process against Redis and the test database, for tests that must prove the
+whole path (broker, worker, database) rather than the in-process shortcut."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url_of_test_db() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] or ""
+    if s.get("PASSWORD"):
+        auth += f":{s['PASSWORD']}"
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, queue: str, log_path: Path):
+        self.queue = queue
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = os.environ | {
+            "DATABASE_URL": database_url_of_test_db(),
+            "REDIS_URL": settings.REDIS_URL,
+            "BAOXIAO_CELERY_QUEUE": self.queue,
+        }
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+                "-Q", self.queue, "-n", f"{self.queue}@%h", "--without-mingle", "--without-gossip",
+            ],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """Start a worker on a queue of its own; yield it; stop it. Tasks sent to ``worker.queue`` reach it."""
+    from config.celery import app
+
+    worker = WorkerProcess(f"test-{uuid.uuid4().hex[:10]}", tmp_path / "worker.log")
+    worker.start()
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        _wait_until_ready(worker, app)
+        yield worker
+    finally:
+        app.conf.task_always_eager = previous
+        worker.stop()
+
+
+def _wait_until_ready(worker: WorkerProcess, app, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{worker.output()}")
+        if "ready." in worker.output():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"celery worker not ready after {timeout}s:\n{worker.output()}")
