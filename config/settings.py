@@ -291,5 +291,17 @@ LOGGING = {
 ANONYMOUS_USER_NAME = None
 AUDITLOG_INCLUDE_ALL_MODELS = False
 
+# --- Reimbursement ---------------------------------------------------------------------------------
+BAOXIAO_BASE_CURRENCY = env_str("BAOXIAO_BASE_CURRENCY", "CNY").upper()
+BAOXIAO_CURRENCIES = sorted(
+    {c.upper() for c in env_list("BAOXIAO_CURRENCIES", ["CNY", "USD", "EUR", "HKD", "JPY", "GBP", "SGD"])}
+    | {BAOXIAO_BASE_CURRENCY}
+)
+# A foreign-currency line takes the latest table rate on or before its date, at most this many days old.
+BAOXIAO_FX_MAX_AGE_DAYS = env_int("BAOXIAO_FX_MAX_AGE_DAYS", 7)
+BAOXIAO_MAX_UPLOAD_MB = env_int("BAOXIAO_MAX_UPLOAD_MB", 10)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
 # Required services: tests marked postgres/redis fail instead of skipping when this is set (CI).
 BAOXIAO_REQUIRE_SERVICES = env_bool("BAOXIAO_REQUIRE_SERVICES", False)

@@ -5,3 +5,19 @@ from django.utils.translation import gettext_lazy as _
 class ReimbursementConfig(AppConfig):
     name = "reimbursement"
     verbose_name = _("Reimbursement")
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from reimbursement import models
+
+        # Field-level change history (django-auditlog); transitions have their own AuditEvent rows.
+        auditlog.register(models.Claim, exclude_fields=["last_submitted_snapshot", "changes_since_last_submission"])
+        auditlog.register(models.ClaimLine)
+        auditlog.register(models.ExpenseCategory)
+        auditlog.register(models.PolicyRule)
+        auditlog.register(models.FxRate)
+        auditlog.register(
+            models.PayeeAccount,
+            exclude_fields=["account_number_encrypted", "id_number_encrypted", "account_number_index"],
+        )

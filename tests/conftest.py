@@ -66,9 +66,9 @@ def _fresh_cache():
 @pytest.fixture
 def demo_company(db):
     """The demo company, loaded through the same code as ``manage.py seed_demo``."""
-    from org.management.commands.seed_demo import seed_demo_company
+    from config.demo import seed_demo
 
-    seed_demo_company()
+    seed_demo()
     from org.models import Employee
 
     return {e.user.username: e for e in Employee.objects.select_related("user", "department")}

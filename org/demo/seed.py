@@ -1,40 +1,13 @@
-"""Load the demo company. Safe to run again: existing rows are left exactly as they are."""
+"""Load the demo company's org chart. Safe to run again: existing rows are left exactly as they are."""
 
 from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
-from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from org import services
-from org.demo.company import DEMO_PASSWORD, DEPARTMENTS, PEOPLE, SHOWCASE_LOGINS
+from org.demo.company import DEMO_PASSWORD, DEPARTMENTS, PEOPLE
 from org.models import Department, Employee
-
-
-class Command(BaseCommand):
-    help = (
-        "Load the demo company (9 departments on 3 levels, 32 employees with managers and heads, finance, "
-        "auditor and admin logins) and print the demo logins. Running it again changes nothing."
-    )
-
-    def add_arguments(self, parser):
-        parser.add_argument("--quiet-logins", action="store_true", help="Do not print the demo logins.")
-
-    def handle(self, *args, quiet_logins: bool = False, **options):
-        created_departments, created_people = seed_demo_company()
-        if created_departments or created_people:
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"Demo company loaded: {created_departments} departments and {created_people} employees added."
-                )
-            )
-        else:
-            self.stdout.write("Demo company already loaded; nothing changed.")
-        if not quiet_logins:
-            self.stdout.write(f"\nDemo logins (password for every one: {DEMO_PASSWORD}):")
-            for username, what in SHOWCASE_LOGINS:
-                self.stdout.write(f"  {username:<12} {what}")
-            self.stdout.write("")
 
 
 @transaction.atomic

@@ -1,0 +1,38 @@
+"""One FilterSet for claim lists, used by the HTML pages and the API alike (style.md §8)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from reimbursement.choices import ClaimStatus
+from reimbursement.models import Claim
+
+
+class ClaimFilterSet(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ClaimStatus.choices, label=_("Status"))
+    created_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label=_("From"))
+    created_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label=_("To"))
+    amount_min = django_filters.NumberFilter(field_name="total_amount", lookup_expr="gte", label=_("Amount from"))
+    amount_max = django_filters.NumberFilter(field_name="total_amount", lookup_expr="lte", label=_("Amount to"))
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("created_at", "created"),
+            ("submitted_at", "submitted"),
+            ("total_amount", "amount"),
+            ("number", "number"),
+            ("status", "status"),
+        ),
+        label=_("Sort"),
+    )
+
+    class Meta:
+        model = Claim
+        fields: list[str] = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        return (
+            queryset.filter(number__icontains=value) | queryset.filter(purpose__icontains=value) if value else queryset
+        )

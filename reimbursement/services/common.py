@@ -1,0 +1,36 @@
+"""Helpers shared by the claim services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from config.errors import ConflictError, NotFoundError
+from reimbursement.models import Claim
+
+
+def ensure_claimant(claim: Claim, actor: Any) -> None:
+    """Only the claimant changes their claim; anyone else is told it does not exist (as in views)."""
+    employee = getattr(actor, "employee", None)
+    if employee is None or employee.pk != claim.claimant_id:
+        raise NotFoundError(_("This claim does not exist."))
+
+
+def ensure_editable(claim: Claim) -> None:
+    if not claim.is_editable:
+        raise ConflictError(
+            _("Claim %(number)s is %(status)s and can no longer be changed.")
+            % {"number": claim.number, "status": claim.get_status_display()},
+            code="not_editable",
+        )
+
+
+def recompute_total(claim: Claim) -> None:
+    """Store the sum of the lines' base amounts on the (locked) claim."""
+    total = claim.lines.aggregate(total=Sum("base_amount"))["total"] or Decimal("0.00")
+    if total != claim.total_amount:
+        claim.total_amount = total
+        claim.save(update_fields=["total_amount", "updated_at"])
