@@ -9,6 +9,8 @@ from org import views as org_views
 urlpatterns = [
     path("", org_views.home, name="home"),
     path("org/", include("org.urls")),
+    path("claims/", include("reimbursement.urls")),
+    path("api/", include("config.api_urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(
