@@ -85,8 +85,8 @@ def test_the_footer_language_switcher_turns_the_page_chinese(demo_site, open_pag
 @pytest.mark.parametrize(
     ("language", "viewport", "message"),
     [
-        ("en", "desktop", "Please enter a correct username and password"),
-        ("zh-hans", "phone", "请输入一个正确的"),
+        pytest.param("en", "desktop", "Please enter a correct username and password", id="en-desktop"),
+        pytest.param("zh-hans", "phone", "请输入一个正确的", id="zh-hans-phone"),
     ],
 )
 def test_a_wrong_password_shows_the_error_box(
