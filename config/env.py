@@ -13,7 +13,8 @@ class ConfigError(Exception):
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    """The variable's value, or ``default`` when it is unset or empty."""
+    return (os.environ.get(name) or "").strip() or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:

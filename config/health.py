@@ -63,3 +63,25 @@ def registered_checks() -> dict[str, Check]:
 def run_checks() -> tuple[bool, dict[str, dict]]:
     results = {name: check() for name, check in registered_checks().items()}
     return all(r["ok"] for r in results.values()), results
+
+
+def worker_heartbeat_age() -> float | None:
+    """Seconds since a worker last ran the beat-scheduled heartbeat, or None if it never did.
+
+    Reported, not judged: a deployment without beat has no heartbeat, and that is not an outage of
+    the web process.
+    """
+    import datetime
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from config.tasks import HEARTBEAT_CACHE_KEY
+
+    try:
+        raw = cache.get(HEARTBEAT_CACHE_KEY)
+    except Exception:  # noqa: BLE001 - the cache check above already reports a broken cache
+        return None
+    if not raw:
+        return None
+    return round((timezone.now() - datetime.datetime.fromisoformat(raw)).total_seconds(), 1)

@@ -47,7 +47,8 @@ def check_services() -> None:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3, socket_timeout=3).ping()
 
 
-def run_or_exit(func: Callable[[], T]) -> T:
+def run_or_exit(func: Callable[[], T], *, exit_code: int = 2) -> T:
+    """Run ``func``; a start-up failure prints one line and exits with ``exit_code``."""
     try:
         return func()
     except Exception as exc:
@@ -55,4 +56,4 @@ def run_or_exit(func: Callable[[], T]) -> T:
         if line is None:
             raise
         print(f"baoxiao: {line}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(exit_code) from None

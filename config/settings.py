@@ -205,6 +205,8 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("BAOXIAO_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Load balancers probe /healthz over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     # Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
     if env_bool("BAOXIAO_BEHIND_PROXY", True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.health import run_checks
+from config.health import run_checks, worker_heartbeat_age
 
 
 @never_cache
@@ -16,4 +17,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     ok, checks = run_checks()
     failing = sorted(name for name, result in checks.items() if not result["ok"])
     body = {"status": "ok" if ok else "down", "failing": failing, "checks": checks}
+    if settings.REDIS_URL:
+        body["worker_heartbeat_age_s"] = worker_heartbeat_age()
     return JsonResponse(body, status=200 if ok else 503)

@@ -126,3 +126,10 @@ def test_a_malformed_setting_is_one_clear_line(tmp_path):
     result = run_manage("check", env={"DATABASE_URL": "mysql://x@y/z", "BAOXIAO_VAR_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert result.stderr.strip().startswith("baoxiao: configuration error: DATABASE_URL=")
+
+
+def test_empty_text_variables_fall_back_to_their_default(monkeypatch):
+    from config.env import env_str
+
+    monkeypatch.setenv("X_TEXT", "  ")
+    assert env_str("X_TEXT", "fallback") == "fallback"

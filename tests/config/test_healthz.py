@@ -38,3 +38,13 @@ def test_healthz_is_503_when_the_database_fails(client, db, monkeypatch):
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
+
+
+@pytest.mark.redis
+def test_healthz_reports_the_age_of_the_worker_heartbeat(client, db):
+    from config.tasks import heartbeat
+
+    assert client.get("/healthz").json()["worker_heartbeat_age_s"] is None
+    heartbeat.apply()
+    age = client.get("/healthz").json()["worker_heartbeat_age_s"]
+    assert age is not None and 0 <= age < 5
