@@ -46,5 +46,7 @@ def publish(event: DomainEvent) -> None:
     conn = transaction.get_connection()
     if not conn.in_atomic_block:
         raise RuntimeError(f"domain event {event.name} published outside a transaction")
-    for func in [*_subscribers.get(event.name, []), *_subscribers.get(WILDCARD, [])]:
+    # Wildcard subscribers (the outbox) first: they record the event as it happened, before the
+    # reactions of specific subscribers (routing after a submit) publish events of their own.
+    for func in [*_subscribers.get(WILDCARD, []), *_subscribers.get(event.name, [])]:
         func(event)

@@ -16,9 +16,10 @@ def write_outbox_event(event: DomainEvent) -> None:
     if not isinstance(event.subject, Claim):
         return
     claim = event.subject
+    seq = event.data.get("seq", claim.event_seq)
     OutboxEvent.objects.create(
         type=EVENT_TYPE_PREFIX + event.name,
         subject=str(claim.pk),
-        seq=claim.event_seq,
-        data={"seq": claim.event_seq, "claim": claim_snapshot(claim), "change": event.data},
+        seq=seq,
+        data={"seq": seq, "claim": claim_snapshot(claim), "change": event.data},
     )

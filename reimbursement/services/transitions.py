@@ -100,6 +100,32 @@ def claim_transition(
     return claim
 
 
+def claim_event(
+    *,
+    claim: Claim,
+    name: str,
+    actor: Any | None,
+    data: dict[str, Any] | None = None,
+    actor_name: str = "",
+    on_behalf_of_name: str = "",
+) -> Claim:
+    """Record an event about a locked claim that does not change its state (a task was created or
+    decided, a line was cut): next ``seq``, one audit event, one domain event, in this transaction."""
+    claim.event_seq += 1
+    claim.save(update_fields=["event_seq", "updated_at"])
+    payload = {"seq": claim.event_seq, **(data or {})}
+    audit_record(
+        action=name,
+        target=claim,
+        actor=actor,
+        actor_name=actor_name,
+        on_behalf_of_name=on_behalf_of_name,
+        data=payload,
+    )
+    publish(DomainEvent(name, claim, actor=actor, data=payload))
+    return claim
+
+
 def _action_label(action: str) -> str:
     labels = {
         "submit": _("submitted"),

@@ -1,0 +1,356 @@
+"""Routing: which rule a claim matches and the chain of approvers it yields, with the reason for each.
+
+Published rule sets never change, so each is compiled once into plain Python objects and cached per
+process; matching a claim against hundreds of rules is then a loop in memory, not a query per rule.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth.models import Group
+from django.utils.translation import gettext as _
+
+from approvals.choices import RuleSetStatus, StepKind, StepMode
+from approvals.models import MatrixEntry, RoutingRule, RuleSet
+from org.models import Department, Employee
+from org.selectors import manager_chain
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """What routing looks at: the claimant, the amount in base currency, categories, cost centre, project."""
+
+    claimant: Employee
+    amount: Decimal
+    category_ids: frozenset[int]
+    cost_centre: str = ""
+    project: str = ""
+
+    @classmethod
+    def of_claim(cls, claim) -> ClaimFacts:
+        return cls(
+            claimant=claim.claimant,
+            amount=claim.total_amount,
+            category_ids=frozenset(claim.lines.values_list("category_id", flat=True)),
+            cost_centre=claim.cost_centre,
+            project=claim.project,
+        )
+
+
+@dataclass
+class ResolvedApprover:
+    employee: Employee
+    reason: str
+
+
+@dataclass
+class ResolvedStep:
+    position: int
+    name: str
+    mode: str
+    sla_hours: int
+    explanation: str
+    source_step_id: int | None = None
+    approvers: list[ResolvedApprover] = field(default_factory=list)
+    skipped: str = ""  # why the step was skipped, when it was
+
+
+@dataclass
+class ResolvedChain:
+    rule_set: RuleSet | None
+    rule_id: int | None
+    rule_name: str
+    matched_because: str
+    steps: list[ResolvedStep]
+    auto_approved: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def active_steps(self) -> list[ResolvedStep]:
+        return [s for s in self.steps if not s.skipped]
+
+    def approver_ids(self) -> list[list[int]]:
+        """The chain as ids, step by step: what a dry run compares."""
+        return [sorted(a.employee.pk for a in s.approvers) for s in self.active_steps]
+
+
+@dataclass
+class _Step:
+    id: int
+    name: str
+    kind: str
+    levels: int
+    role: str
+    named_id: int | None
+    mode: str
+    sla_hours: int
+
+
+@dataclass
+class _Rule:
+    id: int
+    name: str
+    amount_min: Decimal | None
+    amount_max: Decimal | None
+    department_paths: tuple[str, ...]
+    department_names: tuple[str, ...]
+    category_ids: frozenset[int]
+    cost_centres: frozenset[str]
+    projects: frozenset[str]
+    level_min: int | None
+    level_max: int | None
+    auto_approve_below: Decimal | None
+    audit_sample_percent: int
+    steps: list[_Step]
+
+    def match(self, facts: ClaimFacts, department_path: str) -> str | None:
+        """Why the rule matches (its conditions in words), or None when it does not."""
+        reasons = []
+        if self.amount_min is not None:
+            if facts.amount < self.amount_min:
+                return None
+            reasons.append(_("amount ≥ %(a)s") % {"a": self.amount_min})
+        if self.amount_max is not None:
+            if facts.amount >= self.amount_max:
+                return None
+            reasons.append(_("amount < %(a)s") % {"a": self.amount_max})
+        if self.department_paths:
+            hits = [
+                n
+                for p, n in zip(self.department_paths, self.department_names, strict=True)
+                if department_path.startswith(p)
+            ]
+            if not hits:
+                return None
+            reasons.append(_("department in %(d)s") % {"d": hits[0]})
+        if self.category_ids:
+            if not (self.category_ids & facts.category_ids):
+                return None
+            reasons.append(_("category matches"))
+        if self.cost_centres:
+            if facts.cost_centre not in self.cost_centres:
+                return None
+            reasons.append(_("cost centre %(c)s") % {"c": facts.cost_centre})
+        if self.projects:
+            if facts.project not in self.projects:
+                return None
+            reasons.append(_("project %(p)s") % {"p": facts.project})
+        level = facts.claimant.level
+        if self.level_min is not None:
+            if level < self.level_min:
+                return None
+            reasons.append(_("level ≥ %(l)d") % {"l": self.level_min})
+        if self.level_max is not None:
+            if level > self.level_max:
+                return None
+            reasons.append(_("level ≤ %(l)d") % {"l": self.level_max})
+        return ", ".join(reasons) or _("matches every claim")
+
+
+@dataclass
+class CompiledRuleSet:
+    rule_set: RuleSet
+    rules: list[_Rule]
+    # department id -> [(category id or None, min, max, approver id)], for matrix steps
+    matrix: dict[int, list[tuple[int | None, Decimal | None, Decimal | None, int]]]
+
+
+def _split(value: str) -> frozenset[str]:
+    return frozenset(v.strip() for v in value.split(",") if v.strip())
+
+
+def compile_rule_set(rule_set: RuleSet) -> CompiledRuleSet:
+    """Load a rule set's rules, conditions, steps and matrix in a fixed number of queries."""
+    rules = (
+        RoutingRule.objects.filter(rule_set=rule_set)
+        .prefetch_related("departments", "categories", "steps")
+        .order_by("position", "id")
+    )
+    compiled = []
+    for rule in rules:
+        departments = sorted(rule.departments.all(), key=lambda d: d.path)
+        compiled.append(
+            _Rule(
+                id=rule.pk,
+                name=rule.name,
+                amount_min=rule.amount_min,
+                amount_max=rule.amount_max,
+                department_paths=tuple(d.path for d in departments),
+                department_names=tuple(d.name for d in departments),
+                category_ids=frozenset(c.pk for c in rule.categories.all()),
+                cost_centres=_split(rule.cost_centres),
+                projects=_split(rule.projects),
+                level_min=rule.level_min,
+                level_max=rule.level_max,
+                auto_approve_below=rule.auto_approve_below,
+                audit_sample_percent=rule.audit_sample_percent,
+                steps=[
+                    _Step(
+                        s.pk,
+                        s.name or s.get_kind_display(),
+                        s.kind,
+                        s.levels,
+                        s.role,
+                        s.named_approver_id,
+                        s.mode,
+                        s.sla_hours,
+                    )
+                    for s in sorted(rule.steps.all(), key=lambda s: (s.position, s.pk))
+                ],
+            )
+        )
+    matrix: dict[int, list] = {}
+    for entry in MatrixEntry.objects.filter(rule_set=rule_set):
+        matrix.setdefault(entry.department_id, []).append(
+            (entry.category_id, entry.amount_min, entry.amount_max, entry.approver_id)
+        )
+    return CompiledRuleSet(rule_set, compiled, matrix)
+
+
+_cache: dict[int, CompiledRuleSet] = {}
+_cache_lock = threading.Lock()
+
+
+def compiled_published(rule_set: RuleSet) -> CompiledRuleSet:
+    """The compiled form of a published (hence immutable) rule set, from the process cache."""
+    if rule_set.status == RuleSetStatus.DRAFT:
+        return compile_rule_set(rule_set)
+    with _cache_lock:
+        hit = _cache.get(rule_set.pk)
+    if hit is None:
+        hit = compile_rule_set(rule_set)
+        with _cache_lock:
+            _cache[rule_set.pk] = hit
+    return hit
+
+
+def published_rule_set() -> RuleSet | None:
+    return RuleSet.objects.filter(status=RuleSetStatus.PUBLISHED).select_related("fallback_approver").first()
+
+
+def resolve(facts: ClaimFacts, compiled: CompiledRuleSet, *, rng: random.Random | None = None) -> ResolvedChain:
+    """The chain for these facts: the first matching rule's steps, resolved to people, with skips applied."""
+    claimant = facts.claimant
+    department = claimant.department
+    rule = reason = None
+    for candidate in compiled.rules:
+        reason = candidate.match(facts, department.path)
+        if reason is not None:
+            rule = candidate
+            break
+    fallback = compiled.rule_set.fallback_approver
+    if rule is None:
+        chain = ResolvedChain(compiled.rule_set, None, "", _("no rule matched"), [])
+        if fallback is not None:
+            step = ResolvedStep(1, _("Fallback approver"), StepMode.ANY, 48, _("No rule matched this claim."))
+            step.approvers.append(
+                ResolvedApprover(fallback, _("No routing rule matched; the fallback approver decides."))
+            )
+            chain.steps.append(step)
+        return chain
+
+    chain = ResolvedChain(compiled.rule_set, rule.id, rule.name, reason, [])
+    if rule.auto_approve_below is not None and facts.amount < rule.auto_approve_below:
+        draw = (rng or random).random() * 100
+        if draw >= rule.audit_sample_percent:
+            chain.auto_approved = True
+            chain.notes.append(_("Auto-approved: below %(a)s.") % {"a": rule.auto_approve_below})
+            return chain
+        chain.notes.append(_("Picked for a random audit although below the auto-approval threshold."))
+
+    needs_chain = max(
+        (s.levels for s in rule.steps if s.kind in (StepKind.DIRECT_MANAGER, StepKind.MANAGER_LEVEL)), default=0
+    )
+    managers = manager_chain(claimant, levels=max(needs_chain, 1)) if needs_chain else []
+    ancestors = _ancestors_with_heads(department) if any(s.kind == StepKind.DEPARTMENT_HEAD for s in rule.steps) else []
+    previous_sole: int | None = None
+    for position, step in enumerate(rule.steps, start=1):
+        explanation = _("Rule “%(rule)s” (%(why)s), step %(n)d.") % {"rule": rule.name, "why": reason, "n": position}
+        resolved = ResolvedStep(position, step.name, step.mode, step.sla_hours, explanation, step.id)
+        for employee, why in _approvers_for(step, facts, managers, ancestors, compiled):
+            if not employee.active:
+                continue
+            resolved.approvers.append(ResolvedApprover(employee, why))
+        if not resolved.approvers and fallback is not None:
+            resolved.approvers.append(
+                ResolvedApprover(
+                    fallback, _("“%(step)s” resolved to nobody; the fallback approver decides.") % {"step": step.name}
+                )
+            )
+            chain.notes.append(_("Step %(n)d used the fallback approver.") % {"n": position})
+        kept = [a for a in resolved.approvers if a.employee.pk != claimant.pk]
+        if len(kept) < len(resolved.approvers) and not kept:
+            resolved.skipped = _("The approver is the claimant.")
+        kept = [a for a in kept if a.employee.pk != previous_sole]
+        if not kept and not resolved.skipped:
+            resolved.skipped = (
+                _("The same approver approved the previous step.") if resolved.approvers else _("Nobody to ask.")
+            )
+        resolved.approvers = kept
+        if not resolved.skipped and len(kept) == 1:
+            previous_sole = kept[0].employee.pk
+        elif not resolved.skipped:
+            previous_sole = None
+        chain.steps.append(resolved)
+    return chain
+
+
+def _ancestors_with_heads(department: Department) -> list[Department]:
+    """The department and its ancestors, nearest first, with heads: one query."""
+    ids = [*department.ancestor_ids(), department.pk]
+    by_id = Department.objects.select_related("head").in_bulk(ids)
+    return [by_id[i] for i in reversed(ids) if i in by_id]
+
+
+def _approvers_for(step: _Step, facts, managers, ancestors, compiled) -> list[tuple[Employee, str]]:
+    if step.kind == StepKind.DIRECT_MANAGER:
+        return [(managers[0], _("Direct manager of %(c)s.") % {"c": facts.claimant.name})] if managers else []
+    if step.kind == StepKind.MANAGER_LEVEL:
+        n = step.levels
+        if len(managers) >= n:
+            return [(managers[n - 1], _("Manager %(n)d levels above %(c)s.") % {"n": n, "c": facts.claimant.name})]
+        return []
+    if step.kind == StepKind.DEPARTMENT_HEAD:
+        if len(ancestors) > step.levels and ancestors[step.levels].head is not None:
+            department = ancestors[step.levels]
+            return [(department.head, _("Head of %(d)s.") % {"d": department.name})]
+        return []
+    if step.kind == StepKind.ROLE:
+        group = Group.objects.filter(name=step.role).first()
+        if group is None:
+            return []
+        people = Employee.objects.filter(user__groups=group, active=True).order_by("employee_no")
+        return [(p, _("Holds the role “%(r)s”.") % {"r": step.role}) for p in people]
+    if step.kind == StepKind.NAMED:
+        if step.named_id is None:
+            return []
+        person = Employee.objects.filter(pk=step.named_id).first()
+        return [(person, _("Named in the rule."))] if person else []
+    if step.kind == StepKind.MATRIX:
+        return _matrix_lookup(facts, compiled)
+    return []
+
+
+def _matrix_lookup(facts: ClaimFacts, compiled: CompiledRuleSet) -> list[tuple[Employee, str]]:
+    """The nearest department with a matching entry (own first, then up the tree)."""
+    department = facts.claimant.department
+    for department_id in [department.pk, *reversed(department.ancestor_ids())]:
+        ids = [
+            approver
+            for category, low, high, approver in compiled.matrix.get(department_id, [])
+            if (category is None or category in facts.category_ids)
+            and (low is None or facts.amount >= low)
+            and (high is None or facts.amount < high)
+        ]
+        if ids:
+            people = Employee.objects.in_bulk(ids)
+            return [
+                (people[i], _("Approval matrix entry for this department, category and amount."))
+                for i in dict.fromkeys(ids)
+                if i in people
+            ]
+    return []
