@@ -305,5 +305,9 @@ BAOXIAO_MAX_UPLOAD_MB = env_int("BAOXIAO_MAX_UPLOAD_MB", 10)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+# --- Approvals -------------------------------------------------------------------------------------
+BAOXIAO_REMINDER_INTERVAL_HOURS = env_int("BAOXIAO_REMINDER_INTERVAL_HOURS", 24)
+BAOXIAO_REMINDERS_BEFORE_ESCALATION = env_int("BAOXIAO_REMINDERS_BEFORE_ESCALATION", 2)
+
 # Required services: tests marked postgres/redis fail instead of skipping when this is set (CI).
 BAOXIAO_REQUIRE_SERVICES = env_bool("BAOXIAO_REQUIRE_SERVICES", False)
