@@ -16,5 +16,6 @@ app.autodiscover_tasks()
 # Every periodic job, in one place. Each task must be safe to run twice (style.md §6).
 BEAT_SCHEDULE: dict[str, dict] = {
     "healthz-heartbeat": {"task": "config.tasks.heartbeat", "schedule": 60.0},
+    "approvals-sla": {"task": "approvals.tasks.remind_and_escalate", "schedule": 300.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
