@@ -10,6 +10,7 @@ urlpatterns = [
     path("", org_views.home, name="home"),
     path("org/", include("org.urls")),
     path("claims/", include("reimbursement.urls")),
+    path("approvals/rules/", include("approvals.urls_rules")),
     path("approvals/", include("approvals.urls")),
     path("api/", include("config.api_urls")),
     path(
