@@ -10,5 +10,9 @@ urlpatterns = [
     path("v1/", include("reimbursement.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script from a URL instead of inline, as the CSP requires.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="baoxiao/swagger_ui.html"),
+        name="api-docs",
+    ),
 ]

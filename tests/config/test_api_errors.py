@@ -258,6 +258,7 @@ def test_the_docs_page_loads_only_local_scripts_under_the_csp(client):
     html = response.content.decode()
     sources = re.findall(r'<script src="([^"]+)"', html)
     assert len(sources) == html.count("<script"), "no inline script"
+    assert "<style" not in html and " style=" not in html, "no inline style"
     assert any("swagger-ui-bundle.js" in src for src in sources)
     assert any("script=" in src for src in sources)
     for src in sources:
