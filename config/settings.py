@@ -336,5 +336,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BAOXIAO_REMINDER_INTERVAL_HOURS = env_int("BAOXIAO_REMINDER_INTERVAL_HOURS", 24)
 BAOXIAO_REMINDERS_BEFORE_ESCALATION = env_int("BAOXIAO_REMINDERS_BEFORE_ESCALATION", 2)
 
+# --- OA bridge -------------------------------------------------------------------------------------
+# Enqueue delivery right after commit (the beat sweeper repairs anything the broker lost).
+BAOXIAO_OUTBOX_DELIVER_ON_COMMIT = env_bool("BAOXIAO_OUTBOX_DELIVER_ON_COMMIT", True)
+# A claimed event is not retried by anyone else for this long; longer than the HTTP timeouts.
+BAOXIAO_OUTBOX_LEASE_SECONDS = env_int("BAOXIAO_OUTBOX_LEASE_SECONDS", 60)
+# /healthz reports "degraded" when the oldest undelivered event is older than this.
+BAOXIAO_OUTBOX_ALERT_AGE_SECONDS = env_int("BAOXIAO_OUTBOX_ALERT_AGE_SECONDS", 900)
+# The built-in OA sandbox (a demo OA inside this app); off in production unless asked for.
+BAOXIAO_OA_SANDBOX = env_bool("BAOXIAO_OA_SANDBOX", not PRODUCTION)
+
 # Required services: tests marked postgres/redis fail instead of skipping when this is set (CI).
 BAOXIAO_REQUIRE_SERVICES = env_bool("BAOXIAO_REQUIRE_SERVICES", False)

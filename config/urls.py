@@ -13,6 +13,8 @@ urlpatterns = [
     path("approvals/rules/", include("approvals.urls_rules")),
     path("approvals/", include("approvals.urls")),
     path("api/", include("config.api_urls")),
+    path("oa/", include("oa_bridge.urls_inbound")),
+    path("oa-sandbox/", include("oa_bridge.sandbox.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

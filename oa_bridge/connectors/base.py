@@ -1,0 +1,131 @@
+"""The interface every OA connector implements: deliver events, verify inbound requests, pull the
+directory, report health. Vendor connectors (Feishu, DingTalk, WeCom) subclass it too."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from oa_bridge.credentials import get_credentials
+from oa_bridge.models import Connector, OutboxEvent
+
+# Below the Celery soft time limit (240 s) by far: one slow OA must not hold a worker for long.
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 10
+_session = requests.Session()  # keep-alive per process
+
+
+def http_session() -> requests.Session:
+    return _session
+
+
+@dataclass
+class DeliveryResult:
+    status_code: int | None
+    latency_ms: int
+    excerpt: str = ""
+    error: str = ""
+    retry_after: str | None = None
+
+
+@dataclass
+class HealthResult:
+    ok: bool
+    problem: str = ""  # in plain words: unreachable, bad credentials, missing permission
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InboundMessage:
+    """A verified inbound event in our terms."""
+
+    external_id: str
+    type: str
+    data: dict[str, Any]
+    raw: dict[str, Any]
+
+
+@dataclass
+class DirectoryDepartment:
+    external_id: str
+    name: str
+    parent_external_id: str | None
+    head_external_id: str | None = None
+    active: bool = True
+
+
+@dataclass
+class DirectoryUser:
+    external_id: str
+    name: str
+    email: str = ""
+    employee_no: str = ""
+    department_external_id: str | None = None
+    manager_external_id: str | None = None
+    title: str = ""
+    level: int = 1
+    active: bool = True
+
+
+class InboundRejected(Exception):
+    """An inbound request refused; ``status`` is the HTTP answer, the message is logged."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class BaseConnector:
+    """Defaults shared by connectors; subclasses override what their OA does differently."""
+
+    def __init__(self, connector: Connector):
+        self.connector = connector
+        self._credentials: dict[str, Any] | None = None
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        if self._credentials is None:
+            self._credentials = get_credentials(self.connector)
+        return self._credentials
+
+    # --- outbound ------------------------------------------------------------------------------------
+    def deliver(self, event: OutboxEvent) -> DeliveryResult:
+        raise NotImplementedError
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
+        started = time.perf_counter()
+        try:
+            response = http_session().post(url, data=body, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+        except requests.RequestException as exc:
+            return DeliveryResult(None, int((time.perf_counter() - started) * 1000), error=_short(exc))
+        latency = int((time.perf_counter() - started) * 1000)
+        return DeliveryResult(
+            response.status_code, latency, excerpt=response.text[:500], retry_after=response.headers.get("Retry-After")
+        )
+
+    # --- inbound -------------------------------------------------------------------------------------
+    def verify_and_parse(self, headers: Mapping[str, str], body: bytes) -> InboundMessage:
+        raise NotImplementedError
+
+    # --- directory -----------------------------------------------------------------------------------
+    def iter_departments(self) -> Iterator[DirectoryDepartment]:
+        raise NotImplementedError
+
+    def iter_users(self, *, updated_since: str | None = None) -> Iterator[DirectoryUser]:
+        raise NotImplementedError
+
+    def fetch_user(self, external_id: str) -> DirectoryUser | None:
+        raise NotImplementedError
+
+    # --- health --------------------------------------------------------------------------------------
+    def health(self) -> HealthResult:
+        return HealthResult(True)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

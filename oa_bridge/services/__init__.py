@@ -1,0 +1,1 @@
+"""Every write of the OA bridge goes through these functions."""

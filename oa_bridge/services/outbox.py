@@ -1,0 +1,255 @@
+"""Writing, delivering, sweeping and replaying outbox events (design §3).
+
+Delivery is at least once: a row is claimed with a short lease, the HTTP call happens outside any
+transaction, and the outcome is written afterwards. A worker killed mid-call leaves the lease to expire
+and the sweeper to re-enqueue the row, so the receiver may see the same ``webhook-id`` twice but never
+misses one. Receivers drop snapshots whose ``seq`` is not newer than the last they applied.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import logging
+import random
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import audit_record
+from config.domain_events import DomainEvent
+from oa_bridge.connectors import DeliveryResult, for_connector
+from oa_bridge.models import Connector, DeliveryAttempt, OutboxEvent, OutboxStatus
+from reimbursement.snapshots import claim_snapshot
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE_PREFIX = "com.baoxiao."
+# Delay before attempt n+1 (design §3): about three days in all, then the event is dead.
+RETRY_SCHEDULE = [
+    datetime.timedelta(seconds=5),
+    datetime.timedelta(minutes=5),
+    datetime.timedelta(minutes=30),
+    datetime.timedelta(hours=2),
+    datetime.timedelta(hours=5),
+    datetime.timedelta(hours=10),
+    datetime.timedelta(hours=14),
+    datetime.timedelta(hours=20),
+    datetime.timedelta(hours=24),
+]
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+RETRYABLE_4XX = {408, 409, 425, 429}
+
+
+def outbound_connectors() -> list[Connector]:
+    return list(Connector.objects.filter(enabled=True, deliver_events=True))
+
+
+def outbox_write(event: DomainEvent) -> list[OutboxEvent]:
+    """One row per outbound connector for a claim's domain event; enqueue delivery after commit."""
+    claim = event.subject
+    seq = event.data.get("seq", claim.event_seq)
+    snapshot = claim_snapshot(claim)
+    rows = [
+        OutboxEvent(
+            id=uuid.uuid4(),
+            connector=connector,
+            type=EVENT_TYPE_PREFIX + event.name,
+            subject=str(claim.pk),
+            seq=seq,
+            data={"seq": seq, "claim": snapshot, "change": event.data},
+        )
+        for connector in outbound_connectors()
+    ]
+    OutboxEvent.objects.bulk_create(rows)
+    if rows and settings.BAOXIAO_OUTBOX_DELIVER_ON_COMMIT:
+        ids = [str(r.id) for r in rows]
+        transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return rows
+
+
+def enqueue(event_ids: list[str]) -> None:
+    """Hand events to the workers; a failure here only delays them until the next sweep."""
+    from oa_bridge.tasks import deliver_event
+
+    for event_id in event_ids:
+        try:
+            deliver_event.delay(event_id)
+        except Exception:  # noqa: BLE001 - the broker is down: the sweeper will find the row
+            log.warning("could not enqueue outbox event %s; the sweeper will retry", event_id, exc_info=True)
+
+
+def _claim(event_id: str) -> OutboxEvent | None:
+    """Take a due event for one attempt: lock it, check it, push its lease forward, commit."""
+    now = timezone.now()
+    with transaction.atomic():
+        event = (
+            OutboxEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("connector")
+            .filter(pk=event_id, status=OutboxStatus.PENDING, available_at__lte=now)
+            .first()
+        )
+        if event is None or event.connector is None or event.connector.paused or not event.connector.enabled:
+            return None
+        event.attempts += 1
+        event.available_at = now + datetime.timedelta(seconds=settings.BAOXIAO_OUTBOX_LEASE_SECONDS)
+        event.save(update_fields=["attempts", "available_at"])
+        return event
+
+
+def _retry_delay(event: OutboxEvent, result: DeliveryResult) -> datetime.timedelta:
+    base = RETRY_SCHEDULE[min(event.attempts, len(RETRY_SCHEDULE)) - 1]
+    delay = base * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+    if result.retry_after:
+        wanted = _parse_retry_after(result.retry_after)
+        if wanted is not None:
+            delay = max(delay, min(wanted, datetime.timedelta(hours=24)))
+    return delay
+
+
+def _parse_retry_after(value: str) -> datetime.timedelta | None:
+    value = value.strip()
+    if value.isdigit():
+        return datetime.timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when - timezone.now(), datetime.timedelta(0))
+
+
+def outcome_of(result: DeliveryResult, attempts: int) -> str:
+    """delivered, retry, held (a 4xx someone must look at) or dead (410 Gone, or out of attempts)."""
+    code = result.status_code
+    if code is not None and 200 <= code < 300:
+        return "delivered"
+    if code == 410:
+        return "dead"
+    if code is not None and 400 <= code < 500 and code not in RETRYABLE_4XX:
+        return "held"
+    return "dead" if attempts >= MAX_ATTEMPTS else "retry"
+
+
+def outbox_deliver(*, event_id: str) -> str | None:
+    """Make one delivery attempt of a due event; returns its outcome, or None if it was not due."""
+    event = _claim(event_id)
+    if event is None:
+        return None
+    started = timezone.now()
+    result = for_connector(event.connector).deliver(event)  # network I/O: outside any transaction
+    outcome = outcome_of(result, event.attempts)
+    with transaction.atomic():
+        DeliveryAttempt.objects.create(
+            event=event,
+            number=event.attempts,
+            started_at=started,
+            latency_ms=result.latency_ms,
+            status_code=result.status_code,
+            error=result.error[:300],
+            response_excerpt=result.excerpt[:500],
+            outcome=outcome,
+        )
+        fields: dict[str, Any] = {
+            "last_error": (result.error or (f"HTTP {result.status_code}" if outcome != "delivered" else ""))[:500]
+        }
+        if outcome == "delivered":
+            fields |= {"status": OutboxStatus.DELIVERED, "delivered_at": timezone.now()}
+        elif outcome == "held":
+            fields |= {"status": OutboxStatus.HELD}
+        elif outcome == "dead":
+            fields |= {"status": OutboxStatus.DEAD}
+        else:
+            fields |= {"available_at": timezone.now() + _retry_delay(event, result)}
+        # Only the holder of the lease writes the outcome (a replay meanwhile must not be overwritten).
+        OutboxEvent.objects.filter(pk=event.pk, status=OutboxStatus.PENDING, attempts=event.attempts).update(**fields)
+    return outcome
+
+
+def outbox_sweep(*, limit: int = 1000) -> int:
+    """Re-enqueue due pending events (lost broker messages, expired leases, retries). Safe to run twice:
+    an event already claimed has its lease pushed forward and is skipped."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(
+                status=OutboxStatus.PENDING, available_at__lte=now, connector__enabled=True, connector__paused=False
+            )
+            .order_by("available_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+    enqueue([str(i) for i in ids])
+    return len(ids)
+
+
+@transaction.atomic
+def outbox_replay(
+    *,
+    actor: Any,
+    event_ids: list[str] | None = None,
+    failed_since: datetime.datetime | None = None,
+    connector: Connector | None = None,
+) -> int:
+    """Put held or dead events back in the queue, one by one or all that failed since a time."""
+    events = OutboxEvent.objects.filter(status__in=[OutboxStatus.HELD, OutboxStatus.DEAD])
+    if event_ids is not None:
+        events = events.filter(pk__in=event_ids)
+    if failed_since is not None:
+        events = events.filter(created_at__gte=failed_since)
+    if connector is not None:
+        events = events.filter(connector=connector)
+    ids = [str(i) for i in events.values_list("pk", flat=True)]
+    count = OutboxEvent.objects.filter(pk__in=ids).update(
+        status=OutboxStatus.PENDING, attempts=0, available_at=timezone.now(), last_error=""
+    )
+    if count:
+        target = connector or Connector.objects.filter(events__pk__in=ids[:1]).first()
+        if target is not None:
+            audit_record(action="outbox.replayed", target=target, actor=actor, data={"events": count})
+        transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return count
+
+
+@transaction.atomic
+def connector_set_paused(*, connector_id: int, paused: bool, actor: Any) -> Connector:
+    """Pause or resume delivery to a connector; resuming sends what waited right away."""
+    connector = Connector.objects.select_for_update().get(pk=connector_id)
+    if connector.paused != paused:
+        connector.paused = paused
+        connector.save(update_fields=["paused"])
+        audit_record(action="connector.paused" if paused else "connector.resumed", target=connector, actor=actor)
+        if not paused:
+            transaction.on_commit(outbox_sweep, robust=True)
+    return connector
+
+
+def backlog_figures() -> dict[str, Any]:
+    """Backlog, oldest undelivered age and failure rate per connector (operations screen, /healthz)."""
+    from django.db.models import Count, Min
+
+    now = timezone.now()
+    undelivered = OutboxEvent.objects.filter(Q(status=OutboxStatus.PENDING) | Q(status=OutboxStatus.HELD))
+    per_connector = {}
+    for row in undelivered.values("connector__slug").annotate(n=Count("pk"), oldest=Min("created_at")):
+        per_connector[row["connector__slug"]] = {
+            "backlog": row["n"],
+            "oldest_age_s": round((now - row["oldest"]).total_seconds(), 1),
+        }
+    since = now - datetime.timedelta(hours=1)
+    for row in (
+        DeliveryAttempt.objects.filter(started_at__gte=since)
+        .values("event__connector__slug")
+        .annotate(total=Count("pk"), failed=Count("pk", filter=~Q(outcome="delivered")))
+    ):
+        entry = per_connector.setdefault(row["event__connector__slug"], {"backlog": 0, "oldest_age_s": 0.0})
+        entry["failure_rate_1h"] = round(row["failed"] / row["total"], 3) if row["total"] else 0.0
+    oldest = max((c["oldest_age_s"] for c in per_connector.values()), default=0.0)
+    return {
+        "backlog": sum(c["backlog"] for c in per_connector.values()),
+        "oldest_undelivered_age_s": oldest,
+        "connectors": per_connector,
+    }
