@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format messages worker beat clean help
+.PHONY: run test lint format messages worker beat clean help bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,6 +50,9 @@ worker: $(VENV)/.installed  ## a Celery worker (needs REDIS_URL)
 
 beat: $(VENV)/.installed  ## Celery beat (needs REDIS_URL)
 	$(BIN)/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule
+
+bench: $(VENV)/.installed  ## run every benchmark in bench/ (each builds its own throwaway database)
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:  ## remove the virtual environment and local data (var/)
 	rm -rf $(VENV) var

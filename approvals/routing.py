@@ -11,7 +11,6 @@ import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.contrib.auth.models import Group
 from django.utils.translation import gettext as _
 
 from approvals.choices import RuleSetStatus, StepKind, StepMode
@@ -107,16 +106,36 @@ class _Rule:
     audit_sample_percent: int
     steps: list[_Step]
 
+    def matches(self, facts: ClaimFacts, department_path: str) -> bool:
+        """Whether the rule applies. Kept free of translation calls: resolve() runs it for every rule
+        before the match, and building the reasons (gettext) for rules that then fail cost more than
+        the tests themselves (issue 4: 500 rules in under 5 ms)."""
+        amount = facts.amount
+        if self.amount_min is not None and amount < self.amount_min:
+            return False
+        if self.amount_max is not None and amount >= self.amount_max:
+            return False
+        if self.department_paths and not department_path.startswith(self.department_paths):
+            return False
+        if self.category_ids and self.category_ids.isdisjoint(facts.category_ids):
+            return False
+        if self.cost_centres and facts.cost_centre not in self.cost_centres:
+            return False
+        if self.projects and facts.project not in self.projects:
+            return False
+        level = facts.claimant.level
+        if self.level_min is not None and level < self.level_min:
+            return False
+        return self.level_max is None or level <= self.level_max
+
     def match(self, facts: ClaimFacts, department_path: str) -> str | None:
         """Why the rule matches (its conditions in words), or None when it does not."""
+        if not self.matches(facts, department_path):
+            return None
         reasons = []
         if self.amount_min is not None:
-            if facts.amount < self.amount_min:
-                return None
             reasons.append(_("amount ≥ %(a)s") % {"a": self.amount_min})
         if self.amount_max is not None:
-            if facts.amount >= self.amount_max:
-                return None
             reasons.append(_("amount < %(a)s") % {"a": self.amount_max})
         if self.department_paths:
             hits = [
@@ -124,29 +143,16 @@ class _Rule:
                 for p, n in zip(self.department_paths, self.department_names, strict=True)
                 if department_path.startswith(p)
             ]
-            if not hits:
-                return None
             reasons.append(_("department in %(d)s") % {"d": hits[0]})
         if self.category_ids:
-            if not (self.category_ids & facts.category_ids):
-                return None
             reasons.append(_("category matches"))
         if self.cost_centres:
-            if facts.cost_centre not in self.cost_centres:
-                return None
             reasons.append(_("cost centre %(c)s") % {"c": facts.cost_centre})
         if self.projects:
-            if facts.project not in self.projects:
-                return None
             reasons.append(_("project %(p)s") % {"p": facts.project})
-        level = facts.claimant.level
         if self.level_min is not None:
-            if level < self.level_min:
-                return None
             reasons.append(_("level ≥ %(l)d") % {"l": self.level_min})
         if self.level_max is not None:
-            if level > self.level_max:
-                return None
             reasons.append(_("level ≤ %(l)d") % {"l": self.level_max})
         return ", ".join(reasons) or _("matches every claim")
 
@@ -232,15 +238,79 @@ def published_rule_set() -> RuleSet | None:
     return RuleSet.objects.filter(status=RuleSetStatus.PUBLISHED).select_related("fallback_approver").first()
 
 
-def resolve(facts: ClaimFacts, compiled: CompiledRuleSet, *, rng: random.Random | None = None) -> ResolvedChain:
+class OrgLookups:
+    """The org-chart reads resolve() makes once it has a rule: a query or two each, every time.
+
+    Routing a submitted claim must see the org chart as it is now, so this default remembers nothing.
+    A caller resolving many claims at one moment (the dry run) passes a ``MemoOrgLookups`` instead.
+    """
+
+    def manager_chain(self, employee: Employee, levels: int) -> list[Employee]:
+        return manager_chain(employee, levels=levels)
+
+    def departments_up(self, department: Department) -> list[Department]:
+        return _ancestors_with_heads(department)
+
+    def role_members(self, role: str) -> list[Employee]:
+        # One query through the group's name (no group: nobody), rather than the group first.
+        return list(Employee.objects.filter(user__groups__name=role, active=True).order_by("employee_no"))
+
+    def employees(self, ids: list[int]) -> dict[int, Employee]:
+        return Employee.objects.in_bulk(ids)
+
+
+class MemoOrgLookups(OrgLookups):
+    """Each answer read once and then remembered: for resolving many claims against the same org chart."""
+
+    def __init__(self) -> None:
+        self._chains: dict[tuple[int, int], list[Employee]] = {}
+        self._departments: dict[int, list[Department]] = {}
+        self._roles: dict[str, list[Employee]] = {}
+        self._employees: dict[int, Employee | None] = {}
+
+    def manager_chain(self, employee: Employee, levels: int) -> list[Employee]:
+        key = (employee.pk, levels)
+        if key not in self._chains:
+            self._chains[key] = super().manager_chain(employee, levels)
+        return self._chains[key]
+
+    def departments_up(self, department: Department) -> list[Department]:
+        if department.pk not in self._departments:
+            self._departments[department.pk] = super().departments_up(department)
+        return self._departments[department.pk]
+
+    def role_members(self, role: str) -> list[Employee]:
+        if role not in self._roles:
+            self._roles[role] = super().role_members(role)
+        return self._roles[role]
+
+    def employees(self, ids: list[int]) -> dict[int, Employee]:
+        missing = [i for i in ids if i not in self._employees]
+        if missing:
+            found = super().employees(missing)
+            self._employees.update({i: found.get(i) for i in missing})
+        return {i: self._employees[i] for i in ids if self._employees[i] is not None}
+
+
+_NO_MEMO = OrgLookups()
+
+
+def resolve(
+    facts: ClaimFacts,
+    compiled: CompiledRuleSet,
+    *,
+    rng: random.Random | None = None,
+    org: OrgLookups | None = None,
+) -> ResolvedChain:
     """The chain for these facts: the first matching rule's steps, resolved to people, with skips applied."""
+    org = org or _NO_MEMO
     claimant = facts.claimant
     department = claimant.department
     rule = reason = None
+    path = department.path
     for candidate in compiled.rules:
-        reason = candidate.match(facts, department.path)
-        if reason is not None:
-            rule = candidate
+        if candidate.matches(facts, path):
+            rule, reason = candidate, candidate.match(facts, path)
             break
     fallback = compiled.rule_set.fallback_approver
     if rule is None:
@@ -265,13 +335,13 @@ def resolve(facts: ClaimFacts, compiled: CompiledRuleSet, *, rng: random.Random 
     needs_chain = max(
         (s.levels for s in rule.steps if s.kind in (StepKind.DIRECT_MANAGER, StepKind.MANAGER_LEVEL)), default=0
     )
-    managers = manager_chain(claimant, levels=max(needs_chain, 1)) if needs_chain else []
-    ancestors = _ancestors_with_heads(department) if any(s.kind == StepKind.DEPARTMENT_HEAD for s in rule.steps) else []
+    managers = org.manager_chain(claimant, max(needs_chain, 1)) if needs_chain else []
+    ancestors = org.departments_up(department) if any(s.kind == StepKind.DEPARTMENT_HEAD for s in rule.steps) else []
     previous_sole: int | None = None
     for position, step in enumerate(rule.steps, start=1):
         explanation = _("Rule “%(rule)s” (%(why)s), step %(n)d.") % {"rule": rule.name, "why": reason, "n": position}
         resolved = ResolvedStep(position, step.name, step.mode, step.sla_hours, explanation, step.id)
-        for employee, why in _approvers_for(step, facts, managers, ancestors, compiled):
+        for employee, why in _approvers_for(step, facts, managers, ancestors, compiled, org):
             if not employee.active:
                 continue
             resolved.approvers.append(ResolvedApprover(employee, why))
@@ -306,7 +376,7 @@ def _ancestors_with_heads(department: Department) -> list[Department]:
     return [by_id[i] for i in reversed(ids) if i in by_id]
 
 
-def _approvers_for(step: _Step, facts, managers, ancestors, compiled) -> list[tuple[Employee, str]]:
+def _approvers_for(step: _Step, facts, managers, ancestors, compiled, org: OrgLookups) -> list[tuple[Employee, str]]:
     if step.kind == StepKind.DIRECT_MANAGER:
         return [(managers[0], _("Direct manager of %(c)s.") % {"c": facts.claimant.name})] if managers else []
     if step.kind == StepKind.MANAGER_LEVEL:
@@ -320,22 +390,18 @@ def _approvers_for(step: _Step, facts, managers, ancestors, compiled) -> list[tu
             return [(department.head, _("Head of %(d)s.") % {"d": department.name})]
         return []
     if step.kind == StepKind.ROLE:
-        group = Group.objects.filter(name=step.role).first()
-        if group is None:
-            return []
-        people = Employee.objects.filter(user__groups=group, active=True).order_by("employee_no")
-        return [(p, _("Holds the role “%(r)s”.") % {"r": step.role}) for p in people]
+        return [(p, _("Holds the role “%(r)s”.") % {"r": step.role}) for p in org.role_members(step.role)]
     if step.kind == StepKind.NAMED:
         if step.named_id is None:
             return []
-        person = Employee.objects.filter(pk=step.named_id).first()
+        person = org.employees([step.named_id]).get(step.named_id)
         return [(person, _("Named in the rule."))] if person else []
     if step.kind == StepKind.MATRIX:
-        return _matrix_lookup(facts, compiled)
+        return _matrix_lookup(facts, compiled, org)
     return []
 
 
-def _matrix_lookup(facts: ClaimFacts, compiled: CompiledRuleSet) -> list[tuple[Employee, str]]:
+def _matrix_lookup(facts: ClaimFacts, compiled: CompiledRuleSet, org: OrgLookups) -> list[tuple[Employee, str]]:
     """The nearest department with a matching entry (own first, then up the tree)."""
     department = facts.claimant.department
     for department_id in [department.pk, *reversed(department.ancestor_ids())]:
@@ -347,7 +413,7 @@ def _matrix_lookup(facts: ClaimFacts, compiled: CompiledRuleSet) -> list[tuple[E
             and (high is None or facts.amount < high)
         ]
         if ids:
-            people = Employee.objects.in_bulk(ids)
+            people = org.employees(ids)
             return [
                 (people[i], _("Approval matrix entry for this department, category and amount."))
                 for i in dict.fromkeys(ids)
