@@ -34,7 +34,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 
-from config.errors import ApplicationError
+from config.errors import ApplicationError, ConflictError
 from config.models import IdempotencyKey
 
 # --- The error shape ------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def _replay(record: IdempotencyKey, method: str, path: str, fingerprint: str) ->
             )
         )
     if record.response_status is None:  # not reachable with a committed record; kept as a guard
-        raise ApplicationError(
+        raise ConflictError(
             _("A request with this Idempotency-Key is still in progress; try again shortly."),
             code="idempotency_in_progress",
         )

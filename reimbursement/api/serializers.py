@@ -224,7 +224,10 @@ class ClaimCreateSerializer(serializers.Serializer):
     project = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     base_currency = serializers.CharField(required=False, allow_blank=True, default="", max_length=8)
     lines = LineInputSerializer(
-        many=True, required=False, help_text="Lines created with the claim: all of them or, on any error, none."
+        many=True,
+        required=False,
+        max_length=200,
+        help_text="Lines created with the claim: all of them or, on any error, none.",
     )
 
 

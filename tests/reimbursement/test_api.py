@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime
 import io
+import threading
+import time
 import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -18,6 +21,7 @@ from audit.models import AuditEvent
 from org.demo.company import DEMO_PASSWORD
 from reimbursement import services
 from reimbursement.models import Attachment, Claim, ClaimLine, FxRate
+from tests.org.factories import make_employee
 from tests.reimbursement.factories import PNG_HEADER, category, make_claim, pdf, png
 
 pytestmark = pytest.mark.django_db
@@ -457,6 +461,31 @@ def test_the_list_runs_the_same_few_queries_for_1_or_30_claims(zhangwei, django_
     assert body["results"][0]["total"] == {"amount": "176.00", "currency": "CNY"}
 
 
+@pytest.mark.parametrize("lines", [1, 10])
+def test_a_claim_and_its_lines_are_read_in_a_fixed_number_of_queries(zhangwei, django_assert_max_num_queries, lines):
+    claim = make_claim(zhangwei, lines=lines)
+    for line in claim.lines.all():
+        services.attachment_add(line_id=line.pk, actor=zhangwei.user, upload=png(line.pk))
+    api = api_for(zhangwei)
+    for url in (f"{CLAIMS}{claim.pk}/", f"{CLAIMS}{claim.pk}/lines/"):
+        with django_assert_max_num_queries(7):
+            response = api.get(url)
+        assert response.status_code == 200
+
+
+def test_someone_without_an_employee_record_cannot_create_claims(db):
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("robot", password="pw-for-tests-1")
+    api = APIClient()
+    api.force_authenticate(user)
+    assert api.get(CLAIMS).json()["count"] == 0
+    response = api.post(CLAIMS, {"purpose": "Trip"})
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "permission_denied"
+    assert not Claim.objects.exists()
+
+
 def test_the_list_is_paginated_by_25_and_at_most_100(zhangwei):
     for _ in range(101):
         services.claim_create(claimant=zhangwei, actor=zhangwei.user, purpose="Taxi")
@@ -507,3 +536,38 @@ def test_an_upload_retried_with_its_key_stores_one_file(api, draft, media):
     assert line.attachments.count() == 2  # the fixture's and this one
     other = api.post(url, {"file": png(12)}, format="multipart", HTTP_IDEMPOTENCY_KEY="upload-1")
     assert other.status_code == 422
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_creates_with_one_key_make_one_claim(monkeypatch):
+    employee = make_employee()
+    create = services.claim_create
+    inside = threading.Event()
+
+    def slow_create(**kwargs):
+        claim = create(**kwargs)
+        inside.set()
+        time.sleep(0.5)  # hold the transaction open while the duplicate arrives
+        return claim
+
+    monkeypatch.setattr(services, "claim_create", slow_create)
+    answers = {}
+
+    def send(name: str) -> None:
+        try:
+            answers[name] = api_for(employee).post(CLAIMS, {"purpose": "Trip"}, HTTP_IDEMPOTENCY_KEY="same-key")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=send, args=("first",))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=send, args=("second",))
+    second.start()
+    first.join(20)
+    second.join(20)
+    assert answers["first"].status_code == answers["second"].status_code == 201
+    assert answers["second"].json() == answers["first"].json()
+    assert answers["second"]["Idempotent-Replayed"] == "true"
+    assert Claim.objects.filter(claimant=employee).count() == 1
