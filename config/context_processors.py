@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from org.choices import Role
@@ -12,9 +17,31 @@ from org.selectors import user_roles
 # (url name, label, icon, roles that see it; empty = everyone signed in). Later issues append here.
 NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("home", _("Home"), "house", set()),
+    ("approvals:inbox", _("Approvals"), "check2-square", set()),
+    ("approvals:notifications", _("Notifications"), "bell", set()),
     ("org:directory", _("Directory"), "diagram-3", set()),
     ("admin:index", _("Administration"), "gear", {Role.ADMIN}),
 ]
+
+
+def _pending_approvals(user: Any) -> int:
+    from approvals.views.common import pending_task_count
+
+    return pending_task_count(user)  # zero for an account outside the org chart
+
+
+def _unread_notifications(user: Any) -> int:
+    from approvals.views.common import unread_notification_count
+
+    return unread_notification_count(user)
+
+
+# Numbers shown beside an entry (nothing when zero), each one COUNT query, run only when the menu is
+# rendered: HTMX partials get this context too and should not pay for it.
+BADGES: dict[str, Callable[[Any], int]] = {
+    "approvals:inbox": _pending_approvals,
+    "approvals:notifications": _unread_notifications,
+}
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -28,5 +55,12 @@ def navigation(request: HttpRequest) -> dict:
             continue
         url = reverse(url_name)
         active = request.path == url if url_name == "home" else request.path.startswith(url)
-        items.append({"url": url, "label": label, "icon": icon, "active": active})
+        badge = SimpleLazyObject(partial(BADGES[url_name], user)) if url_name in BADGES else None
+        items.append({"url": url, "label": label, "icon": icon, "active": active, "badge": badge})
+    # Nested URLs (/approvals/ and /approvals/notifications/): only the most specific entry is current.
+    current = [item for item in items if item["active"]]
+    if len(current) > 1:
+        most_specific = max(current, key=lambda item: len(item["url"]))
+        for item in current:
+            item["active"] = item is most_specific
     return {"nav_items": items, "user_roles": roles}

@@ -434,6 +434,33 @@ def test_notifications_newest_first_unread_highlighted_mark_all_read(client, peo
     assert client.get(f"/approvals/notifications/{other.pk}/").status_code == 404
 
 
+def _badge(html: str, label: str) -> str | None:
+    link = html[html.index(f"> {label}") :]
+    link = link[: link.index("</a>")]
+    if "badge" not in link:
+        return None
+    return link.split('text-bg-warning">', 1)[1].split("<", 1)[0]
+
+
+def test_navigation_badges_count_pending_tasks_and_unread_notifications(liuyang, people):
+    assert _badge(liuyang.get("/").content.decode(), "Approvals") is None
+    for who in ("zhangwei", "lina", "wangfang"):
+        submitted(people, who)
+    submitted(people, "wuhao")  # zhoujing's
+    html = liuyang.get("/").content.decode()
+    assert _badge(html, "Approvals") == "3"
+    assert _badge(html, "Notifications") == "3"  # one "waits for your approval" each
+    liuyang.post("/approvals/notifications/read/")
+    assert _badge(liuyang.get("/").content.decode(), "Notifications") is None
+
+
+def test_only_the_most_specific_navigation_entry_is_current(liuyang, people):
+    html = liuyang.get("/approvals/notifications/").content.decode()
+    assert html.count('aria-current="page"') == 1
+    current = html[html.index('aria-current="page"') :]
+    assert current.index("Notifications") < current.index("</a>")
+
+
 def test_the_inbox_page_in_chinese(liuyang, people):
     submitted(people)
     response = liuyang.get(INBOX, headers={"accept-language": "zh-CN,zh;q=0.9"})
