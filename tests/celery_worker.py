@@ -83,12 +83,12 @@ def celery_worker(transactional_db, tmp_path):
     worker = WorkerProcess(f"test-{uuid.uuid4().hex[:10]}", tmp_path / "worker.log")
     worker.start()
     previous = app.conf.task_always_eager
-    app.conf.task_always_eager = False
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False  # the prefixed name is the one Celery reads (see tests/conftest.py)
     try:
         _wait_until_ready(worker, app)
         yield worker
     finally:
-        app.conf.task_always_eager = previous
+        app.conf.CELERY_TASK_ALWAYS_EAGER = previous
         worker.stop()
 
 

@@ -49,10 +49,12 @@ def _tasks_run_in_process(request):
     if "celery_worker" in request.fixturenames:
         yield
         return
+    # The prefixed name: with the CELERY namespace, Celery reads CELERY_TASK_ALWAYS_EAGER (from the Django
+    # settings) before a plain task_always_eager change, so setting the plain name would do nothing.
     previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
     yield
-    app.conf.task_always_eager = previous
+    app.conf.CELERY_TASK_ALWAYS_EAGER = previous
 
 
 @pytest.fixture(autouse=True)
