@@ -17,6 +17,7 @@ from org.selectors import user_roles
 # (url name, label, icon, roles that see it; empty = everyone signed in). Later issues append here.
 NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("home", _("Home"), "house", set()),
+    ("reimbursement:my_claims", _("My claims"), "receipt", set()),
     ("approvals:inbox", _("Approvals"), "check2-square", set()),
     ("approvals:notifications", _("Notifications"), "bell", set()),
     ("org:directory", _("Directory"), "diagram-3", set()),
