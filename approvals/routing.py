@@ -217,7 +217,9 @@ def compile_rule_set(rule_set: RuleSet) -> CompiledRuleSet:
     return CompiledRuleSet(rule_set, compiled, matrix)
 
 
-_cache: dict[int, CompiledRuleSet] = {}
+# Keyed by id and publication time: an id alone can come back for another rule set where ids are
+# reused (SQLite after a rolled-back transaction, as in every test), and a stale hit would route wrongly.
+_cache: dict[tuple[int, object], CompiledRuleSet] = {}
 _cache_lock = threading.Lock()
 
 
@@ -225,12 +227,13 @@ def compiled_published(rule_set: RuleSet) -> CompiledRuleSet:
     """The compiled form of a published (hence immutable) rule set, from the process cache."""
     if rule_set.status == RuleSetStatus.DRAFT:
         return compile_rule_set(rule_set)
+    key = (rule_set.pk, rule_set.published_at)
     with _cache_lock:
-        hit = _cache.get(rule_set.pk)
+        hit = _cache.get(key)
     if hit is None:
         hit = compile_rule_set(rule_set)
         with _cache_lock:
-            _cache[rule_set.pk] = hit
+            _cache[key] = hit
     return hit
 
 
