@@ -21,6 +21,7 @@ NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("approvals:inbox", _("Approvals"), "check2-square", set()),
     ("approvals:notifications", _("Notifications"), "bell", set()),
     ("org:directory", _("Directory"), "diagram-3", set()),
+    ("rules:index", _("Routing rules"), "signpost-split", {Role.ADMIN}),
     ("admin:index", _("Administration"), "gear", {Role.ADMIN}),
 ]
 
