@@ -14,6 +14,7 @@ Run: ``.venv/bin/python bench/routing.py`` (or ``make bench``). Exits 1 when the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import random
@@ -189,11 +190,8 @@ def measure(rule_set, facts) -> bool:
     # On SQLite the queries run in this thread, so its CPU time is the work itself, whatever else the
     # machine is busy with; wall-clock time (the budget) also counts waiting for a CPU.
     print(f"  resolve() CPU time:  p50 {percentile(cpu, 0.5):7.3f} ms  p95 {percentile(cpu, 0.95):7.3f} ms")
-    try:
-        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"  load average {load} on {os.cpu_count()} CPUs")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # no load average on some systems
+        print(f"  load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     ok = p95 <= BUDGET_MS
     print("  OK" if ok else "  OVER BUDGET")
     return ok
