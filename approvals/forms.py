@@ -33,7 +33,9 @@ class BootstrapBoundField(BoundField):
     def build_widget_attrs(self, attrs, widget=None):
         attrs = super().build_widget_attrs(attrs, widget)
         if self.errors:
-            attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+            # These attrs override the widget's own, so keep its classes (form-control...) beside ours.
+            base = attrs.get("class") or (widget or self.field.widget).attrs.get("class", "")
+            attrs["class"] = f"{base} is-invalid".strip()
             attrs["aria-invalid"] = "true"
             attrs["aria-describedby"] = f"{self.auto_id}-errors"
         return attrs
@@ -100,7 +102,7 @@ def _comment(label: Any = None, *, rows: int = 2) -> forms.CharField:
 
 def _reason(label: Any) -> forms.CharField:
     # Not required here: the service says what is missing, in the same words for the page and the API.
-    # The template still marks the box `required`, so a browser asks before posting.
+    # The widget still says `required`, so a browser asks before posting.
     widget = forms.Textarea(attrs={"rows": 3, "required": True})
     return forms.CharField(label=label, required=False, max_length=4000, widget=widget)
 
@@ -164,8 +166,8 @@ class InboxFilterSet(django_filters.FilterSet):
         for field in self.form.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs["class"] = f"{css} form-control-sm" if css == "form-control" else f"{css} form-select-sm"
-        self.form.fields["amount_min"].widget.attrs.update({"inputmode": "decimal", "placeholder": "0"})
-        self.form.fields["amount_max"].widget.attrs.update({"inputmode": "decimal", "placeholder": "∞"})
+        self.form.fields["amount_min"].widget.attrs.update({"inputmode": "decimal", "placeholder": _("from")})
+        self.form.fields["amount_max"].widget.attrs.update({"inputmode": "decimal", "placeholder": _("to")})
 
     @property
     def qs(self) -> QuerySet[ApprovalTask]:

@@ -161,8 +161,18 @@ def describe_changes(claim: Claim, lines: list) -> list[Change]:
         ]
         return " · ".join(str(p) for p in parts if p)
 
+    # A line in the base currency has its base amount change with its amount: say it once.
+    amount_changes = {
+        (item.get("line"), str(item.get("before")), str(item.get("after")))
+        for item in diff
+        if item.get("kind") == "line" and item.get("field") == "amount"
+    }
     changes = []
     for item in diff:
+        if item.get("field") == "base_amount" and (
+            (item.get("line"), str(item.get("before")), str(item.get("after"))) in amount_changes
+        ):
+            continue
         kind, field = item.get("kind"), item.get("field", "")
         label = str(FIELD_LABELS.get(field, field))
         if kind == "claim":

@@ -132,14 +132,12 @@ def _act(
             status, error = exc.status, exc.message
             task.refresh_from_db()
         except ApplicationError as exc:
-            status, error = exc.status, exc.message
-            form.show_errors(exc)
+            status = exc.status
+            form.show_errors(exc)  # beside the field it is about (or atop the form), not twice
         else:
             if request.htmx:
                 return HttpResponseClientRedirect(destination)
             return redirect(destination)
-    else:
-        error = _("Please correct the form.")
     context = _page_context(request, task, bound={name: form} if status != 409 else None, open_panel=name)
     context["error"] = error
     template = "approvals/partials/task_actions.html" if request.htmx else "approvals/task.html"

@@ -148,6 +148,7 @@ def test_the_preview_shows_lines_totals_warnings_changes_chain_and_comments(liuy
     assert "Team dinner, 8 people" in html and "320.00" in html
     assert 'data-testid="policy-warnings"' in html and "Eight people, under the cap per head" in html
     assert 'data-testid="changes"' in html and "350.00" in html  # before → after
+    assert "Amount in base currency" not in html  # same as the amount for a CNY line: said once
     assert 'data-testid="chain"' in html and "Add the guest list" in html  # the earlier return
     assert "Guest list attached" in html
     assert 'data-testid="preview-approve"' in html
@@ -203,6 +204,7 @@ def test_reject_without_a_reason_is_400_with_the_message_and_changes_nothing(liu
     assert response.status_code == 400
     html = response.content.decode()
     assert "Give the reason for rejecting." in html
+    assert 'class="form-control is-invalid"' in html  # the field keeps its look and is marked
     assert ("<html" in html) is not bool(headers)  # HTMX gets the actions panel only
     task.refresh_from_db()
     claim.refresh_from_db()
