@@ -246,7 +246,8 @@ def idempotent(handler: Callable) -> Callable:
                 transaction.set_rollback(True)
                 return response
             record.response_status = response.status_code
-            record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+            # A plain HttpResponse (a file) has no data to store; its status and headers are replayed alone.
+            record.response_body = json.loads(JSONRenderer().render(getattr(response, "data", None)) or b"null")
             record.response_headers = {name: response[name] for name in ("Location",) if response.has_header(name)}
             record.save(update_fields=["response_status", "response_body", "response_headers"])
         return response
