@@ -4,7 +4,7 @@ Each decision is a POST through one service. Answers:
 - done: back to the inbox (or to the task, when it stays mine), with a message; HTMX gets HX-Redirect;
 - refused (ApplicationError): the actions again with the message and the typed text, 400;
 - too late (ConflictError: already decided, no longer pending): the page as it now is, with a clear
-  message, 409;
+  message, 409 (HTMX swaps the whole page body, since the chain changed too);
 - not mine: 404, as the services answer.
 """
 
@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from approvals import forms
 from approvals.choices import TaskStatus
@@ -140,8 +140,14 @@ def _act(
             return redirect(destination)
     context = _page_context(request, task, bound={name: form} if status != 409 else None, open_panel=name)
     context["error"] = error
-    template = "approvals/partials/task_actions.html" if request.htmx else "approvals/task.html"
-    return render(request, template, context, status=status)
+    if request.htmx and status != 409:
+        return render(request, "approvals/partials/task_actions.html", context, status=status)
+    response = render(request, "approvals/task.html", context, status=status)
+    if request.htmx:
+        # Someone decided first: the chain, the statuses and the menu's count changed too, so the
+        # whole page body is replaced, not only the actions.
+        response = reswap(retarget(response, "body"), "innerHTML")
+    return response
 
 
 def _decided_message(request: HttpRequest, task: ApprovalTask, text: str) -> None:

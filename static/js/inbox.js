@@ -1,11 +1,17 @@
 // Approver pages: ticking rows for bulk approval, the claim preview, and HTMX error answers.
 // Loaded as a file: the CSP allows no inline script.
 (() => {
-  // The task page answers a refused action with the actions panel and 400 (what to correct) or 409
-  // (someone decided first); htmx leaves 4xx unswapped by default, so let it show those messages.
+  // A page body swapped in by htmx brings this script again: listen once.
+  if (window.baoxiaoApprovals) return;
+  window.baoxiaoApprovals = true;
+
+  // The task page answers a refused action with the actions panel and 400 (what to correct), or with
+  // the whole page and 409 (someone decided first); htmx leaves 4xx unswapped by default, so let it
+  // show those answers, which the server only sends for the actions' own forms.
   document.addEventListener("htmx:beforeSwap", (event) => {
     const status = event.detail.xhr.status;
-    if ((status === 400 || status === 409) && event.detail.target && event.detail.target.id === "task-actions") {
+    const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if ((status === 400 || status === 409) && source && source.closest("#task-actions")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

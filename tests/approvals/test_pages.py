@@ -311,6 +311,7 @@ def test_a_second_approve_is_a_409_with_a_clear_message_and_the_page_still_works
     assert liuyang.post(task_url(task, "approve"), {}).status_code == 302
     again = liuyang.post(task_url(task, "approve"), {}, headers=HTMX)
     assert again.status_code == 409
+    assert again["HX-Retarget"] == "body"  # the chain and the menu's count changed too
     html = again.content.decode()
     assert "already decided" in html and 'data-testid="task-closed"' in html
     plain = liuyang.post(task_url(task, "approve"), {})
