@@ -53,25 +53,30 @@ def _task_url(task: ApprovalTask) -> str:
     return reverse("approvals:task", args=[task.pk])
 
 
-def _forms(task: ApprovalTask, lines: list, bound: dict[str, forms.BootstrapForm] | None = None) -> dict[str, Any]:
+def _forms(
+    task: ApprovalTask, lines: list, actor_id: int | None, bound: dict[str, forms.BootstrapForm] | None = None
+) -> dict[str, Any]:
     """One form per action; the one just posted keeps what was typed and its errors."""
     result: dict[str, Any] = {}
     for name, form_class in ACTION_FORMS.items():
         if bound and name in bound:
             result[name] = bound[name]
             continue
-        result[name] = _new_form(form_class, task, lines, prefix=name)
+        result[name] = _new_form(form_class, task, lines, actor_id=actor_id, prefix=name)
     return result
 
 
-def _new_form(form_class, task: ApprovalTask, lines: list, *, data=None, prefix: str) -> forms.BootstrapForm:
+def _new_form(
+    form_class, task: ApprovalTask, lines: list, *, actor_id: int | None, data=None, prefix: str
+) -> forms.BootstrapForm:
     kwargs: dict[str, Any] = {"prefix": prefix}
     if form_class is forms.CutLineForm:
         kwargs["lines"] = lines
     form = form_class(data, **kwargs)
     for field_name in ("to", "approver"):
         if field_name in form.fields:
-            forms.people_except(form.fields[field_name], task.assignee_id, task.claim.claimant_id)
+            # Not the assignee, not a delegate acting for them, not the claimant: the services refuse those.
+            forms.people_except(form.fields[field_name], task.assignee_id, actor_id, task.claim.claimant_id)
     return form
 
 
@@ -84,9 +89,8 @@ def _page_context(request: HttpRequest, task: ApprovalTask, **extra: Any) -> dic
             "task": task,
             "can_act": task.status == TaskStatus.PENDING,
             "on_behalf": employee is not None and task.assignee_id != employee.pk,
-            "forms": _forms(task, context["lines"], extra.pop("bound", None)),
+            "forms": _forms(task, context["lines"], getattr(employee, "pk", None), extra.pop("bound", None)),
             "open_panel": open_panel,
-            "next": request.GET.get("next", ""),
         }
     )
     context.update(extra)
@@ -121,7 +125,8 @@ def _act(
     """
     task = task_for(request.user, task_id)
     lines = list(task.claim.lines.select_related("category").order_by("position", "id")) if name == "cut" else []
-    form = _new_form(ACTION_FORMS[name], task, lines, data=request.POST, prefix=name)
+    actor_id = getattr(getattr(request.user, "employee", None), "pk", None)
+    form = _new_form(ACTION_FORMS[name], task, lines, actor_id=actor_id, data=request.POST, prefix=name)
     status, error = 400, ""
     if form.is_valid():
         try:

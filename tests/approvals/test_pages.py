@@ -240,6 +240,25 @@ def test_the_person_pickers_leave_out_me_and_the_claimant(liuyang, people):
     assert f'value="{people["liuyang"].pk}"' not in picker and f'value="{people["zhangwei"].pk}"' not in picker
 
 
+def test_a_delegate_decides_on_behalf_through_the_page(liuyang, people):
+    today = timezone.localdate()
+    services.delegation_create(
+        actor=people["zhoujing"].user, delegate=people["liuyang"], starts_on=today, ends_on=today
+    )
+    claim = submitted(people, "wuhao")
+    task = pending_task(claim)
+    html = liuyang.get(task_url(task)).content.decode()
+    assert 'data-testid="on-behalf"' in html and "周静" in html
+    picker = html[html.index('name="transfer-to"') : html.index("</select>", html.index('name="transfer-to"'))]
+    for who in ("liuyang", "zhoujing", "wuhao"):
+        assert f'value="{people[who].pk}"' not in picker
+    assert liuyang.post(task_url(task, "approve"), {}).status_code == 302
+    task.refresh_from_db()
+    assert task.decided_by_name == "刘洋" and task.on_behalf_of_name == "周静"
+    history = liuyang.get("/approvals/history/").content.decode()
+    assert claim.number in history and "on behalf of 周静" in history
+
+
 def test_add_an_approver_before_me_then_it_comes_back(liuyang, people):
     claim = submitted(people)
     mine = pending_task(claim)
