@@ -341,6 +341,18 @@ BAOXIAO_REMINDERS_BEFORE_ESCALATION = env_int("BAOXIAO_REMINDERS_BEFORE_ESCALATI
 BAOXIAO_OUTBOX_DELIVER_ON_COMMIT = env_bool("BAOXIAO_OUTBOX_DELIVER_ON_COMMIT", True)
 # A claimed event is not retried by anyone else for this long; longer than the HTTP timeouts.
 BAOXIAO_OUTBOX_LEASE_SECONDS = env_int("BAOXIAO_OUTBOX_LEASE_SECONDS", 60)
+# How long one webhook POST may wait for the answer (the connect timeout is at most 5 s and at most this).
+BAOXIAO_OUTBOX_HTTP_TIMEOUT_SECONDS = env_int("BAOXIAO_OUTBOX_HTTP_TIMEOUT_SECONDS", 10)
+_OUTBOX_HTTP_WAIT = min(5, BAOXIAO_OUTBOX_HTTP_TIMEOUT_SECONDS) + BAOXIAO_OUTBOX_HTTP_TIMEOUT_SECONDS
+if BAOXIAO_OUTBOX_LEASE_SECONDS <= _OUTBOX_HTTP_WAIT:
+    # Otherwise the sweeper hands an event to a second worker while the first is still waiting for the OA.
+    raise ConfigError("BAOXIAO_OUTBOX_LEASE_SECONDS must be longer than the connect and read timeouts together")
+# Multiplies every delay of the retry schedule (5 s, 5 min, 30 min, ...). For tests and drills only: the fault
+# tests run a worker with 0.01 so that three days of retries fit in a minute.
+try:
+    BAOXIAO_OUTBOX_RETRY_SCALE = float(env_str("BAOXIAO_OUTBOX_RETRY_SCALE", "1"))
+except ValueError:
+    raise ConfigError("BAOXIAO_OUTBOX_RETRY_SCALE is a number, e.g. 1 or 0.01") from None
 # /healthz reports "degraded" when the oldest undelivered event is older than this.
 BAOXIAO_OUTBOX_ALERT_AGE_SECONDS = env_int("BAOXIAO_OUTBOX_ALERT_AGE_SECONDS", 900)
 # The built-in OA sandbox (a demo OA inside this app); off in production unless asked for.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from django.conf import settings
 
 from oa_bridge.credentials import get_credentials
 from oa_bridge.models import Connector, OutboxEvent
@@ -21,6 +22,12 @@ _session = requests.Session()  # keep-alive per process
 
 def http_session() -> requests.Session:
     return _session
+
+
+def delivery_timeout() -> tuple[float, float]:
+    """(connect, read) for one event POST: BAOXIAO_OUTBOX_HTTP_TIMEOUT_SECONDS, which the lease outlasts."""
+    read = settings.BAOXIAO_OUTBOX_HTTP_TIMEOUT_SECONDS
+    return min(CONNECT_TIMEOUT, read), read
 
 
 @dataclass
@@ -99,7 +106,7 @@ class BaseConnector:
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> DeliveryResult:
         started = time.perf_counter()
         try:
-            response = http_session().post(url, data=body, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+            response = http_session().post(url, data=body, headers=headers, timeout=delivery_timeout())
         except requests.RequestException as exc:
             return DeliveryResult(None, int((time.perf_counter() - started) * 1000), error=_short(exc))
         latency = int((time.perf_counter() - started) * 1000)
