@@ -65,6 +65,29 @@ def run_checks() -> tuple[bool, dict[str, dict]]:
     return all(r["ok"] for r in results.values()), results
 
 
+def outbox_figures() -> dict:
+    """The OA outbox per enabled connector: backlog (pending and held), oldest undelivered age, dead events,
+    and ``degraded`` when the oldest waits longer than BAOXIAO_OUTBOX_ALERT_AGE_SECONDS. Never raises."""
+    try:
+        from oa_bridge.services.outbox import backlog_figures
+
+        figures = backlog_figures(failure_rate=False)
+    except Exception as exc:  # noqa: BLE001 - reported, not judged: the database check judges the database
+        return {"error": (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]}
+    alert = settings.BAOXIAO_OUTBOX_ALERT_AGE_SECONDS
+    keep = ("backlog", "oldest_age_s", "dead", "paused")
+    return {
+        "backlog": figures["backlog"],
+        "oldest_undelivered_age_s": figures["oldest_undelivered_age_s"],
+        "dead": figures["dead"],
+        "alert_age_s": alert,
+        "degraded": figures["oldest_undelivered_age_s"] > alert,
+        "connectors": {
+            slug: {key: entry[key] for key in keep} for slug, entry in figures["connectors"].items() if entry["enabled"]
+        },
+    }
+
+
 def worker_heartbeat_age() -> float | None:
     """Seconds since a worker last ran the beat-scheduled heartbeat, or None if it never did.
 

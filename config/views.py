@@ -7,16 +7,21 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config.health import run_checks, worker_heartbeat_age
+from config.health import outbox_figures, run_checks, worker_heartbeat_age
 
 
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when every part is up; 503 naming the failing parts otherwise. No sign-in needed."""
+    """200 when every part is up ("degraded" when OA events wait too long); 503 naming the failing parts
+    otherwise. No sign-in needed."""
     ok, checks = run_checks()
     failing = sorted(name for name, result in checks.items() if not result["ok"])
     body = {"status": "ok" if ok else "down", "failing": failing, "checks": checks}
+    if checks["database"]["ok"]:
+        body["outbox"] = outbox_figures()
+        if ok and body["outbox"].get("degraded"):
+            body["status"] = "degraded"  # still 200: the web process is fine, the OA is behind
     if settings.REDIS_URL:
         body["worker_heartbeat_age_s"] = worker_heartbeat_age()
     return JsonResponse(body, status=200 if ok else 503)
