@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
@@ -23,6 +24,9 @@ NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("org:directory", _("Directory"), "diagram-3", set()),
     ("rules:index", _("Routing rules"), "signpost-split", {Role.ADMIN}),
     ("admin:index", _("Administration"), "gear", {Role.ADMIN}),
+    ("oa_ops:overview", _("OA bridge"), "plug", {Role.ADMIN}),
+    # The built-in OA only where it is switched on (BAOXIAO_OA_SANDBOX; off in production by default).
+    *([("oa_sandbox:inbox", _("OA sandbox"), "inbox", {Role.ADMIN})] if settings.BAOXIAO_OA_SANDBOX else []),
 ]
 
 
