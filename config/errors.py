@@ -25,6 +25,13 @@ class ConflictError(ApplicationError):
     code = "conflict"
 
 
+class ForbiddenError(ApplicationError):
+    """The person may see the object but not do this to it."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFoundError(ApplicationError):
     status = 404
     code = "not_found"

@@ -40,6 +40,8 @@ def claim_list(user: Any) -> QuerySet[Claim]:
         claims_visible_to(user)
         .select_related("claimant", "claimant__department")
         .annotate(line_count=Count("lines", distinct=True))
+        # An aggregate drops the model's default ordering: restate it, with the id as tie-breaker.
+        .order_by("-created_at", "-id")
     )
 
 

@@ -31,7 +31,9 @@ def tasks_reassign_for(*, employee: Employee) -> int:
             claim_id = ApprovalTask.objects.filter(pk=task_id).values_list("claim_id", flat=True).first()
             claim = lock_claim(claim_id)
             task = (
-                ApprovalTask.objects.select_for_update().select_related("step", "step__flow__rule_set").get(pk=task_id)
+                ApprovalTask.objects.select_for_update(of=("self",))
+                .select_related("step", "step__flow__rule_set")
+                .get(pk=task_id)
             )
             if task.status not in (TaskStatus.PENDING, TaskStatus.WAITING) or task.assignee_id != employee.pk:
                 continue

@@ -26,7 +26,11 @@ def tasks_remind_and_escalate(*, now: datetime.datetime | None = None) -> dict[s
         with transaction.atomic():
             claim_id = ApprovalTask.objects.filter(pk=task_id).values_list("claim_id", flat=True).first()
             claim = lock_claim(claim_id)
-            task = ApprovalTask.objects.select_for_update().select_related("assignee__manager", "step").get(pk=task_id)
+            task = (
+                ApprovalTask.objects.select_for_update(of=("self",))
+                .select_related("assignee__manager", "step")
+                .get(pk=task_id)
+            )
             if task.status != TaskStatus.PENDING or (task.last_reminded_at and now - task.last_reminded_at < interval):
                 continue
             manager = task.assignee.manager

@@ -42,7 +42,11 @@ def _act(task_id: int, actor: Any, *, require_pending: bool = True) -> Acting:
     if claim_id is None:
         raise NotFoundError(_("This task does not exist."))
     claim = lock_claim(claim_id)
-    task = ApprovalTask.objects.select_for_update().select_related("step", "step__flow", "assignee").get(pk=task_id)
+    task = (
+        ApprovalTask.objects.select_for_update(of=("self",))
+        .select_related("step", "step__flow", "assignee")
+        .get(pk=task_id)
+    )
     employee = getattr(actor, "employee", None)
     if employee is None:
         raise NotFoundError(_("This task does not exist."))
@@ -52,38 +56,50 @@ def _act(task_id: int, actor: Any, *, require_pending: bool = True) -> Acting:
             raise NotFoundError(_("This task does not exist."))
         on_behalf = task.assignee.name
     if require_pending and task.status != TaskStatus.PENDING:
-        if task.status in (TaskStatus.APPROVED, TaskStatus.REJECTED, TaskStatus.RETURNED):
-            raise ConflictError(
-                _("This task was already decided (%(status)s) by %(who)s.")
-                % {"status": task.get_status_display(), "who": task.decided_by_name or _("someone")},
-                code="already_decided",
-            )
-        raise ConflictError(
-            _("This task is not waiting for a decision (%(s)s).") % {"s": task.get_status_display()},
-            code="task_not_pending",
-        )
+        raise _not_pending(task)
     return Acting(task, claim, actor, employee.name, on_behalf)
+
+
+def _not_pending(task: ApprovalTask) -> ConflictError:
+    if task.status in (TaskStatus.APPROVED, TaskStatus.REJECTED, TaskStatus.RETURNED):
+        return ConflictError(
+            _("This task was already decided (%(status)s) by %(who)s.")
+            % {"status": task.get_status_display(), "who": task.decided_by_name or _("someone")},
+            code="already_decided",
+        )
+    return ConflictError(
+        _("This task is not waiting for a decision (%(s)s).") % {"s": task.get_status_display()},
+        code="task_not_pending",
+    )
+
+
+def _leave_pending(task: ApprovalTask, **changes: Any) -> None:
+    """Take the task out of ``pending`` with one conditional UPDATE, or raise ConflictError.
+
+    The claim lock taken in ``_act`` already serialises every action on a claim. This is the database's
+    own guard beneath it, for a path that reaches here without the lock: of two concurrent
+    ``UPDATE ... WHERE status = 'pending'`` on one row, PostgreSQL makes the second wait for the first to
+    commit, re-checks the condition and updates nothing. Without it, 50 concurrent approvals with the lock
+    disabled all landed (tests/approvals/test_races.py).
+    """
+    if ApprovalTask.objects.filter(pk=task.pk, status=TaskStatus.PENDING).update(**changes) != 1:
+        task.refresh_from_db()
+        raise _not_pending(task)
+    for name, value in changes.items():
+        setattr(task, name, value)
 
 
 def _decide(acting: Acting, status: str, *, comment: str, channel: str) -> None:
     task = acting.task
-    task.status = status
-    task.decided_at = timezone.now()
-    task.decided_by = acting.actor
-    task.decided_by_name = acting.actor_name
-    task.on_behalf_of_name = acting.on_behalf_of_name
-    task.channel = channel
-    task.comment = comment.strip()[:4000]
-    task.save(
-        update_fields=[
-            "status",
-            "decided_at",
-            "decided_by",
-            "decided_by_name",
-            "on_behalf_of_name",
-            "channel",
-            "comment",
-        ]
+    _leave_pending(
+        task,
+        status=status,
+        decided_at=timezone.now(),
+        decided_by=acting.actor,
+        decided_by_name=acting.actor_name,
+        on_behalf_of_name=acting.on_behalf_of_name,
+        channel=channel,
+        comment=comment.strip()[:4000],
     )
     claim_event(
         claim=acting.claim,
@@ -182,14 +198,14 @@ def task_transfer(*, task_id: int, actor: Any, to: Employee, comment: str = "") 
     acting = _act(task_id, actor)
     if to.pk == acting.task.assignee_id:
         raise ApplicationError(_("The task is already theirs."), fields={"assignee": [_("Choose someone else.")]})
-    acting.task.status = TaskStatus.TRANSFERRED
-    acting.task.comment = comment.strip()[:4000]
-    acting.task.decided_at, acting.task.decided_by, acting.task.decided_by_name = (
-        timezone.now(),
-        actor,
-        acting.actor_name,
+    _leave_pending(
+        acting.task,
+        status=TaskStatus.TRANSFERRED,
+        comment=comment.strip()[:4000],
+        decided_at=timezone.now(),
+        decided_by=actor,
+        decided_by_name=acting.actor_name,
     )
-    acting.task.save(update_fields=["status", "comment", "decided_at", "decided_by", "decided_by_name"])
     new = _new_task_for(
         acting,
         to,
@@ -221,8 +237,7 @@ def task_add_approver(*, task_id: int, actor: Any, approver: Employee, before: b
         new = _new_task_for(
             acting, approver, step, reason, status=TaskStatus.PENDING, activated_at=timezone.now(), due_at=task.due_at
         )
-        task.status, task.blocked_by = TaskStatus.WAITING, new
-        task.save(update_fields=["status", "blocked_by"])
+        _leave_pending(task, status=TaskStatus.WAITING, blocked_by=new)
         if step.mode == StepMode.ANY:
             # In an "any" step the added approver's yes alone must not close the step: make it "all".
             step.mode = StepMode.ALL
@@ -295,6 +310,7 @@ class BulkResult:
     task_id: int
     ok: bool
     message: str = ""
+    code: str = ""  # the ApplicationError's code when refused (not_found, already_decided, ...)
 
 
 def tasks_bulk_approve(
@@ -307,5 +323,5 @@ def tasks_bulk_approve(
             task_approve(task_id=task_id, actor=actor, comment=comment, channel=channel)
             results.append(BulkResult(task_id, True))
         except ApplicationError as exc:
-            results.append(BulkResult(task_id, False, exc.message))
+            results.append(BulkResult(task_id, False, exc.message, exc.code))
     return results

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
-from config.errors import ApplicationError, ConflictError
+from config.errors import ApplicationError, ConflictError, ForbiddenError
 from org.models import Employee
 from reimbursement.choices import ClaimStatus as S
 from reimbursement.errors import JustificationMissing, PolicyBlocked
@@ -52,7 +52,7 @@ def claim_create(
 ) -> Claim:
     """Start a draft claim for ``claimant`` with a readable number (BX-<year>-<id>)."""
     if getattr(actor, "employee", None) is None or actor.employee.pk != claimant.pk:
-        raise ApplicationError(_("You can only create claims for yourself."), code="forbidden")
+        raise ForbiddenError(_("You can only create claims for yourself."))
     if not claimant.active:
         raise ApplicationError(_("This employee has left and cannot create claims."))
     values = _clean_header(purpose, cost_centre, project)
@@ -64,6 +64,7 @@ def claim_create(
     claim = Claim.objects.create(claimant=claimant, base_currency=currency, **values)
     claim.number = f"BX-{claim.created_at:%Y}-{claim.pk:06d}"
     claim.save(update_fields=["number"])
+    audit_record(action="claim.created", target=claim, actor=actor, data={"purpose": claim.purpose})
     return claim
 
 

@@ -8,15 +8,21 @@ from typing import Any
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from config.errors import ConflictError, NotFoundError
+from config.errors import ConflictError, ForbiddenError, NotFoundError
 from reimbursement.models import Claim
 
 
 def ensure_claimant(claim: Claim, actor: Any) -> None:
-    """Only the claimant changes their claim; anyone else is told it does not exist (as in views)."""
+    """Only the claimant changes their claim. Someone who may see it (an approver, finance) is told so;
+    anyone else is told it does not exist, as the views do."""
     employee = getattr(actor, "employee", None)
-    if employee is None or employee.pk != claim.claimant_id:
-        raise NotFoundError(_("This claim does not exist."))
+    if employee is not None and employee.pk == claim.claimant_id:
+        return
+    from reimbursement.selectors import claims_visible_to
+
+    if actor is not None and claims_visible_to(actor).filter(pk=claim.pk).exists():
+        raise ForbiddenError(_("Only the claimant can change this claim."))
+    raise NotFoundError(_("This claim does not exist."))
 
 
 def ensure_editable(claim: Claim) -> None:

@@ -39,7 +39,12 @@ def lock_claim(claim_id: int) -> Claim:
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_claim needs a transaction")
     try:
-        return Claim.objects.select_for_update().select_related("claimant", "claimant__department").get(pk=claim_id)
+        # Lock the claim row only (not the claimant's or department's rows, which every claim shares).
+        return (
+            Claim.objects.select_for_update(of=("self",))
+            .select_related("claimant", "claimant__department")
+            .get(pk=claim_id)
+        )
     except Claim.DoesNotExist:
         raise NotFoundError(_("This claim does not exist.")) from None
 
