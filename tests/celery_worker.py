@@ -4,6 +4,7 @@ whole path (broker, worker, database) rather than the in-process shortcut."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,9 +27,25 @@ def database_url_of_test_db() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, queue: str, log_path: Path):
+    """One ``celery worker`` process. ``env`` adds settings for the worker only (it is another process: the
+    test's ``settings`` fixture does not reach it), e.g. a shorter lease or retry schedule."""
+
+    def __init__(
+        self,
+        queue: str,
+        log_path: Path,
+        *,
+        name: str = "",
+        env: dict[str, str] | None = None,
+        pool: str = "solo",
+        concurrency: int = 1,
+    ):
         self.queue = queue
         self.log_path = log_path
+        self.name = name or queue
+        self.env = env or {}
+        self.pool = pool
+        self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -36,6 +53,7 @@ class WorkerProcess:
             "DATABASE_URL": database_url_of_test_db(),
             "REDIS_URL": settings.REDIS_URL,
             "BAOXIAO_CELERY_QUEUE": self.queue,
+            **self.env,
         }
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -46,12 +64,13 @@ class WorkerProcess:
                 "-A",
                 "config",
                 "worker",
-                "--pool=solo",
+                f"--pool={self.pool}",
+                f"--concurrency={self.concurrency}",
                 "--loglevel=INFO",
                 "-Q",
                 self.queue,
                 "-n",
-                f"{self.queue}@%h",
+                f"{self.name}@%h",
                 "--without-mingle",
                 "--without-gossip",
             ],
@@ -70,6 +89,11 @@ class WorkerProcess:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no ack, no chance to finish the task at hand (a crash, an OOM kill)."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=15)
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -90,6 +114,50 @@ def celery_worker(transactional_db, tmp_path):
     finally:
         app.conf.CELERY_TASK_ALWAYS_EAGER = previous
         worker.stop()
+
+
+class Workers:
+    """Workers started on demand on one queue of their own (``start(env=..., pool=...)``)."""
+
+    def __init__(self, queue: str, tmp_path: Path, app):
+        self.queue = queue
+        self.tmp_path = tmp_path
+        self.app = app
+        self.started: list[WorkerProcess] = []
+
+    def start(self, **options) -> WorkerProcess:
+        n = len(self.started) + 1
+        worker = WorkerProcess(self.queue, self.tmp_path / f"worker-{n}.log", name=f"{self.queue}-{n}", **options)
+        self.started.append(worker)
+        worker.start()
+        _wait_until_ready(worker, self.app)
+        return worker
+
+    def route(self, monkeypatch, *tasks) -> None:
+        """Send these tasks' ``delay()`` to this queue (the code under test calls ``delay`` as in production)."""
+        for task in tasks:
+            monkeypatch.setattr(
+                task, "delay", lambda *args, _task=task, **kwargs: _task.apply_async(args, kwargs, queue=self.queue)
+            )
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {w.name}\n{w.output()[-4000:]}" for w in self.started)
+
+
+@pytest.fixture
+def celery_workers(transactional_db, tmp_path):
+    """Start real workers during a test, restart them, kill them; all are stopped at the end."""
+    from config.celery import app
+
+    workers = Workers(f"test-{uuid.uuid4().hex[:10]}", tmp_path, app)
+    previous = app.conf.task_always_eager
+    app.conf.CELERY_TASK_ALWAYS_EAGER = False
+    try:
+        yield workers
+    finally:
+        app.conf.CELERY_TASK_ALWAYS_EAGER = previous
+        for worker in workers.started:
+            worker.stop()
 
 
 def _wait_until_ready(worker: WorkerProcess, app, timeout: float = 60) -> None:

@@ -46,7 +46,7 @@ def _tasks_run_in_process(request):
     """Tasks run eagerly in tests unless a test asks for the real worker (the ``celery_worker`` fixture)."""
     from config.celery import app
 
-    if "celery_worker" in request.fixturenames:
+    if "celery_worker" in request.fixturenames or "celery_workers" in request.fixturenames:
         yield
         return
     # The prefixed name: with the CELERY namespace, Celery reads CELERY_TASK_ALWAYS_EAGER (from the Django
@@ -76,7 +76,7 @@ def demo_company(db):
     return {e.user.username: e for e in Employee.objects.select_related("user", "department")}
 
 
-from tests.celery_worker import celery_worker  # noqa: E402, F401 - a fixture, re-exported for every test
+from tests.celery_worker import celery_worker, celery_workers  # noqa: E402, F401 - fixtures for every test
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ class Receiver:
         self.delay = 0.0
         self.applied: dict[str, int] = {}  # subject -> last seq applied
         self.effects = 0  # applications of a new webhook-id
+        self.arrivals = 0  # requests that reached the handler, counted before any delay
         self.seen_ids: set[str] = set()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -32,6 +33,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver.lock:
+                    receiver.arrivals += 1
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 with receiver.lock:
@@ -41,12 +44,15 @@ class Receiver:
                     )
                     if 200 <= status < 300:
                         receiver._apply(self.headers.get("webhook-id"), body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the sender gave up (timeout) or died: what was applied stays applied
+                    self.close_connection = True
 
             def log_message(self, *args):
                 pass
