@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.forms.boundfield import BoundField
 from django.utils.translation import gettext_lazy as _
 
@@ -268,8 +269,17 @@ class FallbackForm(RulesForm):
     approver = PersonField(label=_("Fallback approver"))
 
 
+class DepartmentTreeChoiceField(forms.ModelChoiceField):
+    """A department select in tree order, each indented by its depth (an <option> takes no styling)."""
+
+    def label_from_instance(self, obj: Department) -> str:
+        return "\u00a0\u00a0\u00a0" * obj.depth + obj.name
+
+
 class MatrixEntryForm(RulesForm):
-    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none())
+    department = DepartmentTreeChoiceField(
+        label=_("Department"), queryset=Department.objects.none(), empty_label=_("Choose a department")
+    )
     category = forms.ModelChoiceField(
         label=_("Category"), queryset=ExpenseCategory.objects.none(), required=False, empty_label=_("Any category")
     )
@@ -331,6 +341,7 @@ class SimulateForm(RulesForm):
     def __init__(self, *args: Any, has_draft: bool = True, has_published: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["categories"].queryset = ExpenseCategory.objects.filter(active=True).order_by("sort_order", "code")
+        self.fields["amount"].label = _("Amount (%(currency)s)") % {"currency": settings.BAOXIAO_BASE_CURRENCY}
         self.has_draft, self.has_published = has_draft, has_published
         if not has_published:
             self.fields["rules"].initial = self.RULES_DRAFT

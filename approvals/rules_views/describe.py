@@ -103,9 +103,28 @@ def step_terms(step: RoutingStep) -> str:
     return _("%(needs)s, within %(hours)d h") % {"needs": needs, "hours": step.sla_hours}
 
 
+def matches_every_claim(rule: RoutingRule) -> bool:
+    """No condition at all: every claim that reaches the rule stops there (auto-approved or routed)."""
+    return (
+        rule.amount_min is None
+        and rule.amount_max is None
+        and rule.level_min is None
+        and rule.level_max is None
+        and not rule.cost_centres.strip()
+        and not rule.projects.strip()
+        and not rule.departments.all()
+        and not rule.categories.all()
+    )
+
+
 def decorate(rules: list[RoutingRule]) -> list[RoutingRule]:
-    """Attach the words to each rule and step (prefetched: no queries) for the templates."""
+    """Attach the words to each rule and step (prefetched: no queries) for the templates, and mark the
+    rules that come after one matching every claim: the first match wins, so they are never used."""
+    catch_all = ""
     for rule in rules:
+        rule.shadowed_by = catch_all
+        if not catch_all and matches_every_claim(rule):
+            catch_all = rule.name
         rule.conditions_in_words = rule_conditions(rule)
         rule.extras_in_words = rule_extras(rule)
         rule.step_list = sorted(rule.steps.all(), key=lambda s: (s.position, s.pk))

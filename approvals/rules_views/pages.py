@@ -67,7 +67,7 @@ def editor_context(rule_set, **extra) -> dict:
     return {
         "draft": rule_set,
         "rules": rules,
-        "matrix_count": len(matrix_of(rule_set)),
+        "matrix_count": rule_set.matrix.count(),
         "fallback_form": fallback,
         "problems": validate_rule_set(rule_set),
         "people": people_for_picker(),

@@ -438,3 +438,10 @@ def test_the_editor_page_runs_the_same_few_queries_whatever_the_number_of_rules(
         html = admin.get(f"{RULES}draft/").content.decode()
     assert "Rule 24" in html and 'data-testid="ready"' in html
     assert len(many) == len(few) <= 25
+
+
+def test_a_rule_after_one_matching_every_claim_is_flagged_as_never_reached(admin, draft):
+    rule_add(rule_set=draft, name="Too late", steps=[{"kind": StepKind.DIRECT_MANAGER}], amount_min=Decimal("100"))
+    html = admin.get(f"{RULES}draft/").content.decode()
+    assert html.count('data-testid="never-reached"') == 1
+    assert "Never reached: “Everyday claims: manager” above matches every claim." in html
