@@ -179,8 +179,8 @@ def step_edit_view(request: HttpRequest, step_id: int) -> HttpResponse:
     prefix = f"step-{step.pk}"
     if request.method != "POST":
         if step.rule.rule_set.status != "draft":
-            messages.error(request, _("Published rule sets cannot change; edit the draft."))
-            return redirect("rules:index")
+            refusal = ApplicationError(_("Published rule sets cannot change; edit the draft."), code="not_draft")
+            return _refused(request, refusal)
         form = StepForm(initial=StepForm.initial_from(step), prefix=prefix)
         if not request.htmx:
             return _step_page(request, step.rule_id, form, step)

@@ -445,3 +445,10 @@ def test_a_rule_after_one_matching_every_claim_is_flagged_as_never_reached(admin
     html = admin.get(f"{RULES}draft/").content.decode()
     assert html.count('data-testid="never-reached"') == 1
     assert "Never reached: “Everyday claims: manager” above matches every claim." in html
+
+
+def test_opening_a_published_step_for_editing_in_place_sends_the_browser_to_the_overview(admin):
+    step = v1().rules.order_by("position").first().steps.first()
+    response = admin.get(f"{RULES}draft/steps/{step.pk}/", **HTMX)
+    assert response.status_code == 204 and response["HX-Redirect"] == RULES
+    assert "Published rule sets cannot change" in admin.get(RULES).content.decode()
