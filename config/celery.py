@@ -18,5 +18,6 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "healthz-heartbeat": {"task": "config.tasks.heartbeat", "schedule": 60.0},
     "approvals-sla": {"task": "approvals.tasks.remind_and_escalate", "schedule": 300.0},
     "outbox-sweep": {"task": "oa_bridge.tasks.sweep_outbox", "schedule": 15.0},
+    "directory-sync": {"task": "oa_bridge.tasks.sync_due_directories", "schedule": 60.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

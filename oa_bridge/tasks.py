@@ -25,3 +25,19 @@ def refetch_directory_entry(connector_id: int, kind: str, external_id: str) -> N
     from oa_bridge.services.directory import directory_refetch
 
     directory_refetch(connector_id=connector_id, kind=kind, external_id=external_id)
+
+
+@shared_task(name="oa_bridge.tasks.sync_directory", ignore_result=True, acks_late=True)
+def sync_directory(run_id: int, allow_deactivations: int | None = None) -> None:
+    """Run one queued directory sync; a run already finished (a redelivered message) is left alone."""
+    from oa_bridge.services.directory import directory_sync_run
+
+    directory_sync_run(run_id=run_id, allow_deactivations=allow_deactivations)
+
+
+@shared_task(name="oa_bridge.tasks.sync_due_directories", ignore_result=True)
+def sync_due_directories() -> list[int]:
+    """The beat, every minute: start a run for each connector whose sync interval has elapsed."""
+    from oa_bridge.services.directory import directory_sync_due
+
+    return directory_sync_due()
