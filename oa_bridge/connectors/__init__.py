@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oa_bridge.connectors.base import BaseConnector, DeliveryResult, HealthResult
-from oa_bridge.models import Connector
+from oa_bridge.models import Connector, ConnectorKind
 
 _registry: dict[str, type[BaseConnector]] = {}
 
@@ -18,6 +18,11 @@ def register(kind: str):
 
 def for_connector(connector: Connector) -> BaseConnector:
     from oa_bridge.connectors import generic, sandbox  # noqa: F401 - registers the built-in kinds
+
+    if connector.kind == ConnectorKind.SCIM:
+        # Registers SCIM on first use only: scim2-client and its pydantic models take a second or two to
+        # import and tens of MB, which no process without a SCIM connector should pay.
+        from oa_bridge.connectors import scim  # noqa: F401
 
     try:
         return _registry[connector.kind](connector)
