@@ -14,6 +14,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("api/", include("config.api_urls")),
     path("oa/admin/ops/", include("oa_bridge.urls_ops")),
+    path("oa/admin/sync/", include("oa_bridge.urls_sync")),
     path("oa/", include("oa_bridge.urls_inbound")),
     path("oa-sandbox/", include("oa_bridge.sandbox.urls")),
     path(
