@@ -117,16 +117,15 @@ class ClaimListView(GenericAPIView):
                 project=data["project"],
                 base_currency=data["base_currency"] or None,
             )
-            errors: dict[str, list[str]] = {}
-            for index, line in enumerate(data.get("lines") or []):
+            if data.get("lines"):
                 try:
-                    services.line_add(claim_id=claim.pk, actor=request.user, data=line_input(line))
+                    services.lines_add(
+                        claim_id=claim.pk, actor=request.user, lines=[line_input(line) for line in data["lines"]]
+                    )
                 except ApplicationError as exc:
-                    # Each line_add is its own savepoint: go on, so one answer lists every bad line.
-                    for field, messages in (exc.fields or {"": [exc.message]}).items():
-                        errors[f"lines.{index}.{field}" if field else f"lines.{index}"] = messages
-            if errors:
-                raise ApplicationError(_("Please correct the lines; nothing was saved."), code="invalid", fields=errors)
+                    # Every bad line is named in one answer, as lines.<index>.<field>.
+                    fields = {f"lines.{key}": messages for key, messages in exc.fields.items()}
+                    raise ApplicationError(exc.message, code="invalid", fields=fields) from None
         return claim_response(request.user, claim.pk, status=201)
 
 

@@ -10,7 +10,7 @@ from reimbursement.services.claims import (
     claim_update,
     claim_withdraw,
 )
-from reimbursement.services.lines import LineInput, line_add, line_remove, line_update
+from reimbursement.services.lines import LineInput, line_add, line_remove, line_update, lines_add
 from reimbursement.services.payee import payee_account_reveal, payee_account_set
 from reimbursement.services.transitions import claim_event, claim_transition, lock_claim
 
@@ -30,6 +30,7 @@ __all__ = [
     "line_remove",
     "line_set_approved_amount",
     "line_update",
+    "lines_add",
     "lock_claim",
     "payee_account_reveal",
     "payee_account_set",

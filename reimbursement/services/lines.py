@@ -59,8 +59,12 @@ def _decimal(value: Any) -> Decimal | None:
     return number
 
 
-def _validated(claim: Claim, data: LineInput) -> dict[str, Any]:
-    """Check every field, collecting all messages, and return the values to store."""
+def _validated(claim: Claim, data: LineInput, lookups: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Check every field, collecting all messages, and return the values to store.
+
+    ``lookups`` caches the claimant's rules and the categories across the lines of one request.
+    """
+    lookups = {} if lookups is None else lookups
     errors: dict[str, list[str]] = {}
 
     def err(field: str, message: str) -> None:
@@ -72,7 +76,9 @@ def _validated(claim: Claim, data: LineInput) -> dict[str, Any]:
     elif data.expense_date > today:
         err("expense_date", _("The date cannot be in the future."))
     else:
-        for rule in applicable_rules(claim):
+        if "rules" not in lookups:
+            lookups["rules"] = applicable_rules(claim)
+        for rule in lookups["rules"]:
             if (
                 rule.kind == PolicyKind.MAX_AGE
                 and rule.action == PolicyAction.BLOCK
@@ -86,7 +92,9 @@ def _validated(claim: Claim, data: LineInput) -> dict[str, Any]:
                 )
                 break
 
-    category = ExpenseCategory.objects.filter(pk=data.category_id, active=True).first() if data.category_id else None
+    if "categories" not in lookups:
+        lookups["categories"] = {c.pk: c for c in ExpenseCategory.objects.filter(active=True)}
+    category = lookups["categories"].get(data.category_id) if data.category_id else None
     if category is None:
         err("category", _("Choose one of the expense categories."))
 
@@ -209,6 +217,43 @@ def line_add(*, claim_id: int, actor: Any, data: LineInput) -> ClaimLine:
     _audit_manual_rate(line, actor)
     recompute_total(claim)
     return line
+
+
+@transaction.atomic
+def lines_add(*, claim_id: int, actor: Any, lines: list[LineInput]) -> list[ClaimLine]:
+    """Add several lines at once (a claim created with its lines): one lock, one total, all or nothing.
+
+    Errors name each bad line by its index: ``{"<index>.<field>": [...]}``.
+    """
+    claim = lock_claim(claim_id)
+    ensure_claimant(claim, actor)
+    ensure_editable(claim)
+    count = claim.lines.count()
+    if count + len(lines) > MAX_LINES:
+        raise ApplicationError(_("A claim has at most %(n)d lines; start another claim.") % {"n": MAX_LINES})
+    lookups: dict[str, Any] = {}
+    values, errors = [], {}
+    for index, data in enumerate(lines):
+        try:
+            values.append(_validated(claim, data, lookups))
+        except ApplicationError as exc:
+            for field, messages in (exc.fields or {"": [exc.message]}).items():
+                errors[f"{index}.{field}" if field else str(index)] = messages
+    if errors:
+        raise ApplicationError(_("Please correct the lines; nothing was saved."), code="invalid_line", fields=errors)
+    created = ClaimLine.objects.bulk_create(
+        ClaimLine(claim=claim, position=count + i, **v) for i, v in enumerate(values, start=1)
+    )
+    audit_record(
+        action="claim.lines.added",
+        target=claim,
+        actor=actor,
+        data={"lines": len(created), "total": str(sum(v["base_amount"] for v in values))},
+    )
+    for line in created:
+        _audit_manual_rate(line, actor)
+    recompute_total(claim)
+    return created
 
 
 def _locked_line(line_id: int, actor: Any) -> tuple[Claim, ClaimLine]:
