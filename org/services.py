@@ -149,6 +149,8 @@ def user_set_roles(*, user, roles: tuple[str, ...] | list[str]) -> None:
 # no move under a department's own subtree, no manager chain that loops, nothing deleted. Rows are
 # matched by (source, external id), never by name. A record that cannot be applied is named in
 # ``errors`` and the rest still applies.
+# This section takes the module past the ~600 lines of style.md §14; it belongs in its own module of an
+# org/services/ package (tree, people, directory) when org is next open for edits.
 
 
 class DirectoryDepartmentRecord(Protocol):
