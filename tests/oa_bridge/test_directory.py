@@ -615,3 +615,21 @@ def test_a_confirmed_run_waiting_for_its_worker_is_not_given_up_as_lost(hr, dire
     directory_sync_due()
     run.refresh_from_db()
     assert run.status == SyncRun.Status.RUNNING
+
+
+def test_new_departments_and_people_can_take_in_existing_ones_in_the_same_run(hr, directory):
+    directory_sync(connector_id=hr.pk)
+    directory.departments.append(department("d-ops", "Operations", "d-hq", head="u-max"))
+    directory.users.append(person("u-max", "Max Manager", "d-ops", "u-ceo", level=6))
+    directory.user("u-dan").update(department_id="d-ops", manager_id="u-max")
+    directory.departments = [d for d in directory.departments if d["id"] != "d-web"]  # closed in the OA
+    directory.user("u-cat")["department_id"] = "d-eng"
+    directory.user("u-eve")["department_id"] = "d-eng"
+    run = directory_sync(connector_id=hr.pk)
+    assert run.status == "succeeded" and run.errors == 0, run.message
+    assert (run.added, run.changed, run.deactivated) == (2, 4, 0), run.message
+    people, by_name = linked(), departments_by_name()
+    ops, web = by_name["Operations"], by_name["Web"]
+    assert ops.head == people["u-max"] and ops.path == f"{by_name['Head office'].path}{ops.pk}/"
+    assert people["u-dan"].department == ops and people["u-dan"].manager == people["u-max"]
+    assert not web.active and Department.objects.filter(pk=web.pk).exists()  # closed, never deleted
