@@ -8,8 +8,15 @@ from reimbursement.models import Claim
 
 
 def claim_snapshot(claim: Claim) -> dict[str, Any]:
-    """Everything an approver or the OA needs to know about the claim, as JSON-ready values."""
-    lines = claim.lines.select_related("category").prefetch_related("attachments").order_by("position", "id")
+    """Everything an approver or the OA needs to know about the claim, as JSON-ready values.
+
+    The lines part is cached on the claim instance: one transition publishes several events, each with
+    a snapshot, and line services always start from a freshly locked instance, so the cache cannot be
+    stale within a service call.
+    """
+    lines = getattr(claim, "_snapshot_lines", None)
+    if lines is None:
+        lines = claim._snapshot_lines = _lines_snapshot(claim)
     return {
         "id": claim.pk,
         "number": claim.number,
@@ -23,26 +30,32 @@ def claim_snapshot(claim: Claim) -> dict[str, Any]:
         "total_amount": str(claim.total_amount),
         "approved_amount": str(claim.approved_amount) if claim.approved_amount is not None else None,
         "submitted_at": claim.submitted_at.isoformat() if claim.submitted_at else None,
-        "lines": [
-            {
-                "id": line.pk,
-                "date": line.expense_date.isoformat(),
-                "category": line.category.code,
-                "description": line.description,
-                "merchant": line.merchant,
-                "amount": str(line.amount),
-                "currency": line.currency,
-                "fx_rate": str(line.fx_rate),
-                "base_amount": str(line.base_amount),
-                "tax_amount": str(line.tax_amount),
-                "invoice_kind": line.invoice_kind,
-                "invoice_code": line.invoice_code,
-                "invoice_number": line.invoice_number,
-                "attachments": sorted(a.sha256 for a in line.attachments.all()),
-            }
-            for line in lines
-        ],
+        "lines": lines,
     }
+
+
+def _lines_snapshot(claim: Claim) -> list[dict[str, Any]]:
+    lines = claim.lines.select_related("category").prefetch_related("attachments").order_by("position", "id")
+    return [
+        {
+            "id": line.pk,
+            "date": line.expense_date.isoformat(),
+            "category": line.category.code,
+            "description": line.description,
+            "merchant": line.merchant,
+            "amount": str(line.amount),
+            "currency": line.currency,
+            "fx_rate": str(line.fx_rate),
+            "base_amount": str(line.base_amount),
+            "tax_amount": str(line.tax_amount),
+            "approved_amount": str(line.approved_amount) if line.approved_amount is not None else None,
+            "invoice_kind": line.invoice_kind,
+            "invoice_code": line.invoice_code,
+            "invoice_number": line.invoice_number,
+            "attachments": sorted(a.sha256 for a in line.attachments.all()),
+        }
+        for line in lines
+    ]
 
 
 LINE_FIELDS = [

@@ -41,6 +41,7 @@ def line_set_approved_amount(
     previous = line.approved_amount
     line.approved_amount = value
     line.save(update_fields=["approved_amount", "updated_at"])
+    claim._snapshot_lines = None  # the cached snapshot of the lines no longer holds
     claim.approved_amount = claim.lines.aggregate(total=Sum(Coalesce("approved_amount", "base_amount")))["total"]
     claim.save(update_fields=["approved_amount", "updated_at"])
     claim_event(
