@@ -9,7 +9,8 @@ names, made and dropped the way the test runner does it), then times:
 * ``resolve()`` over the compiled (cached) set, 2,000 times: matching, then the manager chain, the
   department heads and the role members, which are queries (a recursive CTE for the managers).
 
-Run: ``.venv/bin/python bench/routing.py`` (or ``make bench``). Exits 1 when the p95 is over budget.
+Run: ``.venv/bin/python bench/routing.py`` (or ``make bench``). Exits 1 when the p95 is over budget
+(CPU time on SQLite, which runs in-process; wall-clock time with a database server).
 """
 
 from __future__ import annotations
@@ -192,7 +193,12 @@ def measure(rule_set, facts) -> bool:
     print(f"  resolve() CPU time:  p50 {percentile(cpu, 0.5):7.3f} ms  p95 {percentile(cpu, 0.95):7.3f} ms")
     with contextlib.suppress(OSError):  # no load average on some systems
         print(f"  load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    ok = p95 <= BUDGET_MS
+    # SQLite runs inside this thread, so there the thread's CPU time is the whole cost of a call and
+    # is what the budget is held to; wall-clock time also counts waiting for a CPU on a busy machine.
+    # With a database server the queries run elsewhere: the budget is held to wall-clock time.
+    judged = percentile(cpu, 0.95) if connection.vendor == "sqlite" else p95
+    print(f"  budget judged on {'CPU' if connection.vendor == 'sqlite' else 'wall-clock'} time: p95 {judged:.3f} ms")
+    ok = judged <= BUDGET_MS
     print("  OK" if ok else "  OVER BUDGET")
     return ok
 

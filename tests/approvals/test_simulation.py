@@ -252,3 +252,31 @@ def test_the_dry_run_reads_the_org_chart_once_per_person_not_once_per_claim(peop
         result = dry_run(draft=draft, published=published, since=recent())
     assert result.checked == 15
     assert len(many) == len(few)
+
+
+def test_routings_own_org_reads_agree_with_the_org_selectors(people):
+    # routing.OrgLookups reads the org chart with raw SQL for speed; it must see what the selectors see.
+    from django.contrib.auth.models import Group
+
+    from approvals.routing import OrgLookups
+    from org.models import Department, Employee
+    from org.selectors import department_ancestors, manager_chain
+
+    org = OrgLookups()
+    # A cycle the OA might send: the CEO reporting to a team lead of his own line.
+    Employee.objects.filter(user__username="wangjianguo").update(manager=people["liuyang"])
+    for employee in Employee.objects.select_related("department"):
+        for levels in (0, 1, 2, 3, 5, 40):
+            assert [e.pk for e in org.manager_chain(employee, levels)] == [
+                e.pk for e in manager_chain(employee, levels=levels)
+            ], (employee, levels)
+    for department in Department.objects.all():
+        expected = list(reversed(department_ancestors(department, include_self=True)))
+        got = org.departments_up(department)
+        assert [d.pk for d in got] == [d.pk for d in expected]
+        assert [d.head.pk if d.head else None for d in got] == [d.head_id for d in expected]
+    for role in ("finance", "auditor", "admin", "nobody-has-this"):
+        expected = Employee.objects.filter(user__groups__in=Group.objects.filter(name=role), active=True)
+        assert [e.pk for e in org.role_members(role)] == [e.pk for e in expected.order_by("employee_no")]
+    Employee.objects.filter(user__username="dengyi").update(active=False)
+    assert "dengyi" not in [e.user.username for e in org.role_members("finance")]
