@@ -21,3 +21,9 @@ class ReimbursementConfig(AppConfig):
             models.PayeeAccount,
             exclude_fields=["account_number_encrypted", "id_number_encrypted", "account_number_index"],
         )
+
+        # Finance sees every submitted claim (issue 6: the payment queue, batches and exports).
+        from reimbursement.payments.selectors import finance_sees_submitted_claims
+        from reimbursement.selectors import register_visibility
+
+        register_visibility(finance_sees_submitted_claims)

@@ -323,3 +323,107 @@ class PayeeAccount(models.Model):
     @property
     def masked_id_number(self) -> str:
         return f"**************{self.id_number_last4}" if self.id_number_last4 else ""
+
+
+class PaymentBatchStatus(models.TextChoices):
+    OPEN = "open", _("Awaiting payment")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+
+
+# A claim has at most one payment in these states: the database refuses a second (payment_one_live_per_claim).
+LIVE_PAYMENT_STATUSES = (PaymentStatus.PENDING, PaymentStatus.PAID)
+
+
+class PaymentBatch(models.Model):
+    """A payment run: approved claims finance pays together in one currency (reimbursement.payments).
+
+    ``open`` (claims are ``paying``; the bank file may be exported, again if need be) ──mark paid──►
+    ``paid`` (reference and date recorded; its pending payments are paid). A batch whose every payment
+    failed is ``failed``. Failing one payment returns its claim to the queue and leaves the batch open.
+    """
+
+    number = models.CharField(_("number"), max_length=32, unique=True, null=True, editable=False)  # noqa: DJ001
+    status = models.CharField(
+        _("status"), max_length=8, choices=PaymentBatchStatus.choices, default=PaymentBatchStatus.OPEN
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    total_amount = models.DecimalField(_("total"), **MONEY, default=Decimal("0.00"))
+    payment_count = models.PositiveIntegerField(_("payments"), default=0)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by_name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    exported_at = models.DateTimeField(_("last exported"), null=True, blank=True)
+    export_count = models.PositiveSmallIntegerField(_("exports"), default=0)
+    paid_reference = models.CharField(_("bank reference"), max_length=100, blank=True)
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paid_by_name = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("payment batch")
+        verbose_name_plural = _("payment batches")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(total_amount__gte=0), name="payment_batch_total_not_negative"),
+            models.CheckConstraint(
+                condition=~models.Q(status="paid") | (models.Q(paid_on__isnull=False) & ~models.Q(paid_reference="")),
+                name="payment_batch_paid_has_reference_and_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"batch #{self.pk}"
+
+
+class Payment(models.Model):
+    """One claim's payment in a batch. At most one live (pending or paid) payment per claim, kept by the
+    database; a failed one stays for the record, with its reason, and the claim may be batched again."""
+
+    batch = models.ForeignKey(PaymentBatch, on_delete=models.PROTECT, related_name="payments")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="payments")
+    payee = models.ForeignKey("org.Employee", on_delete=models.PROTECT, related_name="+", verbose_name=_("payee"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    currency = models.CharField(_("currency"), max_length=3)
+    status = models.CharField(_("status"), max_length=8, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    # The payee account as it was when the batch was made: masked for display, and the blind index so the
+    # export can refuse an account changed since (the claim must then be batched again, deliberately).
+    account_bank = models.CharField(_("bank"), max_length=200)
+    account_last4 = models.CharField(max_length=4)
+    account_index = models.CharField(max_length=64, editable=False)
+    failure_reason = models.CharField(_("reason for the failure"), max_length=500, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failed_by_name = models.CharField(max_length=200, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        ordering = ["batch", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"],
+                condition=models.Q(status__in=["pending", "paid"]),
+                name="payment_one_live_per_claim",
+            ),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["claim", "-created_at"], name="payment_claim_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+    @property
+    def masked_account_number(self) -> str:
+        return f"**** **** **** {self.account_last4}"
