@@ -9,6 +9,7 @@ urlpatterns = [
     path("v1/auth/token/", TokenView.as_view(), name="api-token"),
     path("v1/", include("reimbursement.api.urls")),
     path("v1/", include("approvals.api.urls")),
+    path("v1/", include("reimbursement.payments.api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script from a URL instead of inline, as the CSP requires.
     path(
