@@ -45,14 +45,14 @@ class FileNegotiation(BaseContentNegotiation):
 # --- Serializers ----------------------------------------------------------------------------------
 
 
-class PersonSerializer(serializers.Serializer):
+class PayeeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     employee_no = serializers.CharField()
 
 
 class QueueClaimSerializer(serializers.ModelSerializer):
-    claimant = PersonSerializer()
+    claimant = PayeeSerializer()
     amount = serializers.SerializerMethodField(help_text="The approved amount, a decimal string.")
     currency = serializers.CharField(source="base_currency")
     approved_at = serializers.DateTimeField(source="decided_at")
@@ -85,7 +85,7 @@ class QueueClaimSerializer(serializers.ModelSerializer):
 
 class PaymentSerializer(serializers.ModelSerializer):
     claim = serializers.SerializerMethodField()
-    payee = PersonSerializer()
+    payee = PayeeSerializer()
     amount = serializers.DecimalField(max_digits=13, decimal_places=2)
     account_number = serializers.CharField(source="masked_account_number")
 

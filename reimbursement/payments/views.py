@@ -25,9 +25,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.errors import ApplicationError, NotFoundError
-from reimbursement.choices import ClaimStatus
 from reimbursement.models import Claim, Payment, PaymentBatch, PaymentStatus
 from reimbursement.payments import exports, selectors, services
+from reimbursement.services.transitions import TRANSITIONS
 
 QUEUE_PAGE_SIZE = 100
 BATCH_PAGE_SIZE = 25
@@ -303,13 +303,8 @@ def payment_fail_view(request: HttpRequest, payment_id: int) -> HttpResponse:
     return render(request, "finance/payment_fail.html", {"payment": payment, "form": form}, status=status)
 
 
-VOIDABLE = (
-    ClaimStatus.SUBMITTED,
-    ClaimStatus.IN_APPROVAL,
-    ClaimStatus.RETURNED,
-    ClaimStatus.APPROVED,
-    ClaimStatus.WITHDRAWN,
-)
+# The states the transition table lets finance void from (a claim being paid needs its payment failed first).
+VOIDABLE = TRANSITIONS["void"][0]
 
 
 @finance_only
