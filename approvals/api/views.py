@@ -155,7 +155,13 @@ class InboxView(GenericAPIView):
     def get_queryset(self) -> QuerySet[ApprovalTask]:
         if getattr(self, "swagger_fake_view", False):
             return ApprovalTask.objects.none()
-        return inbox_tasks(self.request.user).prefetch_related(lines_prefetch())
+        # The claims' JSON snapshots (what changed since the last submission) can be large and the list
+        # shows none of them.
+        return (
+            inbox_tasks(self.request.user)
+            .defer("claim__last_submitted_snapshot", "claim__changes_since_last_submission")
+            .prefetch_related(lines_prefetch())
+        )
 
     @extend_schema(
         operation_id="approvals_inbox",
