@@ -1,8 +1,8 @@
 """Approvals API for approvers: the inbox, the history, one task and the decisions on it, comments and
 delegations (routing rules are in ``routing_views``).
 
-A task is found only when the caller may act on it or acted on it: pending for them or for someone who
-delegated to them, or assigned to or decided by them. Anything else is 404, as the services answer. Every
+A task is found only by the people the services let act on it (its assignee, or a delegate whose
+delegation covers the claim) and by whoever decided it; anyone else gets 404, as from the services. Every
 write is one service call; a task that is no longer pending is 409 with the service's message.
 """
 

@@ -202,8 +202,8 @@ def test_fifty_approvals_of_one_task_land_once(people, locking):
 def test_approve_against_reject_lands_one_decision(people, locking):
     claim, task = submitted(people)
     clients = clients_for(people)
-    # Approvals and rejections interleaved: n and n+1 differ in action, and also in person or path.
-    actions = ["approve", "reject", "reject", "approve"] * THREADS
+    # Four approvals then four rejections, each four from assignee and delegate through API and services.
+    actions = ["reject" if (n // 4) % 2 else "approve" for n in range(THREADS)]
     outcomes = all_at_once([attempt(people, clients, task.pk, n, actions[n]) for n in range(THREADS)])
     assert outcomes == Counter({DECIDED: 1, CONFLICT: THREADS - 1}), outcomes
     assert_one_decision(claim)
@@ -213,8 +213,10 @@ def test_twenty_claims_decided_at_once_each_land_once(people, locking):
     reports = ["zhangwei", "lina", "wangfang", "zhaolei", "huangyan"]
     pairs = [submitted(people, reports[n % len(reports)]) for n in range(20)]
     clients = clients_for(people)
+    # Fifty attempts over twenty claims (two or three each); each round shifts who acts and by which
+    # path, and a third of them reject.
     attempts = [
-        attempt(people, clients, pairs[n % 20][1].pk, n // 20 + n, "reject" if n % 3 == 0 else "approve")
+        attempt(people, clients, pairs[n % 20][1].pk, n % 20 + n // 20, "reject" if n % 3 == 0 else "approve")
         for n in range(THREADS)
     ]
     outcomes = all_at_once(attempts)
