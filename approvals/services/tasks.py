@@ -20,7 +20,7 @@ from approvals.choices import DecisionChannel, FlowStatus, StepMode, StepStatus,
 from approvals.models import ApprovalStep, ApprovalTask, ClaimComment
 from approvals.selectors import delegation_for
 from approvals.services.flows import announce_task, flow_advance, flow_finish
-from config.errors import ApplicationError, ConflictError, NotFoundError
+from config.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
 from org.models import Employee
 from reimbursement.models import Claim
 from reimbursement.services import claim_event, claim_transition, line_set_approved_amount, lock_claim
@@ -292,13 +292,22 @@ def task_cut_line(*, task_id: int, actor: Any, line_id: int, amount: Decimal | s
 
 @transaction.atomic
 def claim_comment_add(*, claim_id: int, actor: Any, text: str) -> ClaimComment:
-    """A comment on a claim the actor may see (claimant or an approver)."""
+    """A comment on a claim by its claimant or one of its approvers (or their delegate). Others who may
+    read the claim (finance, auditors) are refused: a comment reaches the OA and the claimant."""
+    from approvals.selectors import active_delegations_to
     from reimbursement.selectors import claims_visible_to
 
     text = _required(text, "text", _("Write a comment."))
     if not claims_visible_to(actor).filter(pk=claim_id).exists():
         raise NotFoundError(_("This claim does not exist."))
     claim = lock_claim(claim_id)
+    employee = getattr(actor, "employee", None)
+    if employee is None:
+        raise ForbiddenError(_("Only the claimant and the approvers can comment on this claim."))
+    if employee.pk != claim.claimant_id:
+        people = [employee.pk, *(d.delegator_id for d in active_delegations_to(employee))]
+        if not ApprovalTask.objects.filter(claim=claim, assignee_id__in=people).exists():
+            raise ForbiddenError(_("Only the claimant and the approvers can comment on this claim."))
     name = getattr(getattr(actor, "employee", None), "name", "") or actor.get_username()
     comment = ClaimComment.objects.create(claim=claim, author=actor, author_name=name, text=text[:4000])
     claim_event(claim=claim, name="claim.commented", actor=actor, data={"comment": comment.pk, "text": text[:500]})
