@@ -50,6 +50,16 @@ def bank_account(employee, number: str | None = None):
     )
 
 
+@pytest.fixture(autouse=True)
+def _in_english():
+    """Messages are matched in English; a request in Chinese elsewhere leaves its language active in
+    the thread (LocaleMiddleware does not switch back), so set it for every test here."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def people(demo_company, settings):
     settings.BAOXIAO_OUTBOX_DELIVER_ON_COMMIT = False  # outbox rows are what we check; nothing is sent
