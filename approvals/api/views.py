@@ -380,9 +380,10 @@ class ClaimCommentView(APIView):
         operation_id="claims_comments_create",
         tags=["claims"],
         summary="Comment on a claim",
-        description="For the claimant and the claim's approvers (anyone who may see the claim); on its timeline.",
+        description="For the claimant and the claim's approvers (or their delegates); on its timeline. Others "
+        "who may read the claim (finance, auditors) get 403; anyone else 404.",
         request=s.CommentInputSerializer,
-        responses={201: s.CommentSerializer, **error_responses(400, 401, 404, 422)},
+        responses={201: s.CommentSerializer, **error_responses(400, 401, 403, 404, 422)},
     )
     @idempotent
     def post(self, request: Request, claim_id: int) -> Response:

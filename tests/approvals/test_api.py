@@ -329,6 +329,8 @@ def test_the_claimant_and_approver_comment_others_do_not(people, everyday):
     assert by_approver.json()["author_name"] == "刘洋"
     assert api_for(people["zhangwei"]).post(url, {"text": "HZ-01"}).status_code == 201
     assert api_for(people["zhoujing"]).post(url, {"text": "Hi"}).status_code == 404
+    finance = api_for(people["sunli"]).post(url, {"text": "Paid soon"})  # may read it, may not comment
+    assert finance.status_code == 403 and error_of(finance)["code"]
     blank = api_for(people["zhangwei"]).post(url, {"text": " "})
     assert blank.status_code == 400 and "text" in error_of(blank)["fields"]
     assert list(ClaimComment.objects.values_list("text", flat=True)) == ["Which project?", "HZ-01"]
