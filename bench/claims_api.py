@@ -35,8 +35,14 @@ def admin_connection(base: str):
     import psycopg
 
     parts = urlsplit(base)
-    return psycopg.connect(host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-                           password=parts.password, dbname="postgres", autocommit=True)
+    return psycopg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password,
+        dbname="postgres",
+        autocommit=True,
+    )
 
 
 def setup_django() -> None:
@@ -52,14 +58,16 @@ def lines(rng: random.Random, day_offset: int) -> list[dict]:
     today = datetime.date.today()
     result = []
     for i in range(5):
-        result.append({
-            "expense_date": str(today - datetime.timedelta(days=1 + (day_offset + i) % 60)),
-            "category": ["telecom", "office", "other", "taxi", "meals"][i],
-            # Under the receipt thresholds: no files to upload (uploads are not what this measures).
-            "amount": f"{rng.randint(1000, 9000) / 100:.2f}" if i < 4 else f"{rng.randint(100, 1200) / 100:.2f}",
-            "currency": "USD" if i == 4 else "CNY",
-            "description": f"bench line {i}",
-        })
+        result.append(
+            {
+                "expense_date": str(today - datetime.timedelta(days=1 + (day_offset + i) % 60)),
+                "category": ["telecom", "office", "other", "taxi", "meals"][i],
+                # Under the receipt thresholds: no files to upload (uploads are not what this measures).
+                "amount": f"{rng.randint(1000, 9000) / 100:.2f}" if i < 4 else f"{rng.randint(100, 1200) / 100:.2f}",
+                "currency": "USD" if i == 4 else "CNY",
+                "description": f"bench line {i}",
+            }
+        )
     return result
 
 
@@ -81,8 +89,10 @@ def api_worker(args) -> tuple[int, float]:
     started = time.perf_counter()
     for n in range(count):
         client = clients[n % len(clients)]
-        body = {"purpose": f"bench {worker}-{n}", "lines": [
-            {**line, "category": categories[line["category"]]} for line in lines(rng, n)]}
+        body = {
+            "purpose": f"bench {worker}-{n}",
+            "lines": [{**line, "category": categories[line["category"]]} for line in lines(rng, n)],
+        }
         created = client.post("/api/v1/claims/", data=json.dumps(body), content_type="application/json")
         if created.status_code != 201:
             raise SystemExit(f"create failed: {created.status_code} {created.content[:300]!r}")
@@ -91,8 +101,11 @@ def api_worker(args) -> tuple[int, float]:
         if submitted.status_code == 400 and submitted.json()["error"]["code"] == "justification_required":
             # A warning (a similar line by chance): justify it as a real client would, and submit again.
             keys = [k.split(":", 1)[1] for k in submitted.json()["error"]["fields"]]
-            submitted = client.post(f"/api/v1/claims/{claim_id}/submit/", content_type="application/json",
-                                    data=json.dumps({"justifications": {k: "bench" for k in keys}}))
+            submitted = client.post(
+                f"/api/v1/claims/{claim_id}/submit/",
+                content_type="application/json",
+                data=json.dumps({"justifications": {k: "bench" for k in keys}}),
+            )
         if submitted.status_code != 200:
             raise SystemExit(f"submit failed: {submitted.status_code} {submitted.content[:400]!r}")
     elapsed = time.perf_counter() - started
@@ -117,17 +130,28 @@ def orm_worker(args) -> tuple[int, float]:
     started = time.perf_counter()
     for n in range(count):
         with transaction.atomic():
-            claim = Claim.objects.create(claimant=employees[n % len(employees)], purpose=f"orm {worker}-{n}",
-                                         base_currency="CNY")
+            claim = Claim.objects.create(
+                claimant=employees[n % len(employees)], purpose=f"orm {worker}-{n}", base_currency="CNY"
+            )
             rows = []
             for i, line in enumerate(lines(rng, n)):
                 amount = Decimal(line["amount"])
-                rows.append(ClaimLine(claim=claim, position=i + 1, category_id=categories[line["category"]],
-                                      expense_date=datetime.date.fromisoformat(line["expense_date"]), amount=amount,
-                                      currency=line["currency"], fx_rate=Decimal("1"), base_amount=amount))
+                rows.append(
+                    ClaimLine(
+                        claim=claim,
+                        position=i + 1,
+                        category_id=categories[line["category"]],
+                        expense_date=datetime.date.fromisoformat(line["expense_date"]),
+                        amount=amount,
+                        currency=line["currency"],
+                        fx_rate=Decimal("1"),
+                        base_amount=amount,
+                    )
+                )
             ClaimLine.objects.bulk_create(rows)
-            Claim.objects.filter(pk=claim.pk).update(number=f"BX-ORM-{claim.pk:08d}",
-                                                     total_amount=sum(r.base_amount for r in rows))
+            Claim.objects.filter(pk=claim.pk).update(
+                number=f"BX-ORM-{claim.pk:08d}", total_amount=sum(r.base_amount for r in rows)
+            )
     elapsed = time.perf_counter() - started
     connection.close()
     return count, elapsed
@@ -175,8 +199,10 @@ def main() -> None:
         for employee in Employee.objects.select_related("user").filter(user__username__in=usernames):
             Token.objects.get_or_create(user=employee.user)
         connection.close()
-        print(f"bench/claims_api.py: {options.claims} claims × 5 lines, {options.processes} processes, "
-              f"{len(usernames)} employees, PostgreSQL")
+        print(
+            f"bench/claims_api.py: {options.claims} claims × 5 lines, {options.processes} processes, "
+            f"{len(usernames)} employees, PostgreSQL"
+        )
         run(options.processes, api_worker, options.processes * 10, usernames)  # warm-up: imports, caches
         api_rate = run(options.processes, api_worker, options.claims, usernames)
         orm_rate = run(options.processes, orm_worker, options.claims, usernames)
