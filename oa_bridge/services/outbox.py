@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from config.domain_events import DomainEvent
-from oa_bridge.connectors import DeliveryResult, for_connector
+from oa_bridge.connectors import BaseConnector, DeliveryResult, for_connector
 from oa_bridge.models import Connector, DeliveryAttempt, OutboxEvent, OutboxStatus
 from reimbursement.snapshots import claim_snapshot
 
@@ -95,7 +95,7 @@ WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
 UPDATE {event} AS e SET attempts = e.attempts + 1, available_at = %s
 FROM {connector} AS c, relaxed
 WHERE e.id = %s AND e.status = %s AND e.available_at <= %s AND c.id = e.connector_id AND c.enabled AND NOT c.paused
-RETURNING e.*
+RETURNING e.*, hashtextextended(c::text, 0) AS connector_digest
 """
 _OUTCOME_SQL = """
 WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),
@@ -112,6 +112,27 @@ def _tables() -> dict[str, str]:
     }
 
 
+# This process's connectors with their decrypted secrets, each under a digest of its whole row that the claim
+# returns: any change to the row (URL, secrets, pause) changes the digest and the connector is read again.
+_connector_cache: dict[int, tuple[int, Connector, BaseConnector]] = {}
+
+
+def _connector(connector_id: int, digest: int) -> Connector:
+    cached = _connector_cache.get(connector_id)
+    if cached is None or cached[0] != digest:
+        connector = Connector.objects.get(pk=connector_id)
+        _connector_cache[connector_id] = cached = (digest, connector, for_connector(connector))
+    return cached[1]
+
+
+def _implementation(connector: Connector) -> BaseConnector:
+    """The connector's implementation, with its secrets decrypted once per process and row version."""
+    cached = _connector_cache.get(connector.pk)
+    if cached is not None and cached[1] is connector:
+        return cached[2]
+    return for_connector(connector)
+
+
 def _claim(event_id: str) -> OutboxEvent | None:
     """Take a due event for one attempt: check it and its connector, push its lease forward, commit."""
     now = timezone.now()
@@ -123,7 +144,7 @@ def _claim(event_id: str) -> OutboxEvent | None:
         if not claimed:
             return None
         event = claimed[0]
-        event.connector = Connector.objects.get(pk=event.connector_id)
+        event.connector = _connector(event.connector_id, event.connector_digest)
         return event
     with transaction.atomic():
         event = (
@@ -179,7 +200,7 @@ def outbox_deliver(*, event_id: str) -> str | None:
     if event is None:
         return None
     started = timezone.now()
-    result = for_connector(event.connector).deliver(event)  # network I/O: outside any transaction
+    result = _implementation(event.connector).deliver(event)  # network I/O: outside any transaction
     outcome = outcome_of(result, event.attempts)
     attempt = {
         "number": event.attempts,
