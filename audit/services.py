@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 
+from audit import chain
 from audit.models import AuditEvent
 
 
@@ -19,12 +20,15 @@ def audit_record(
     on_behalf_of_name: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event for ``target``; ``actor`` None means the system (a task, the OA)."""
+    """Append one audit event for ``target``; ``actor`` None means the system (a task, the OA).
+
+    The event is chained to the last one under the chain's lock, which is held until the caller's
+    transaction ends: audit last, after the row locks of the change, and keep the transaction short.
+    """
     if actor is not None and not actor_name:
         employee = getattr(actor, "employee", None)
         actor_name = getattr(employee, "name", "") or actor.get_username()
-    return AuditEvent.objects.create(
-        occurred_at=timezone.now(),
+    event = AuditEvent(
         action=action,
         actor=actor if actor is not None and actor.pk else None,
         actor_name=actor_name or "system",
@@ -32,5 +36,16 @@ def audit_record(
         target_type=target._meta.label_lower,
         target_id=str(target.pk),
         target_label=str(target)[:200],
-        data=data or {},
+        data=chain.normalise_data(data or {}),
     )
+    using = router.db_for_write(AuditEvent)
+    with transaction.atomic(using=using):
+        chain.lock_chain(using)
+        # Read after the lock: under READ COMMITTED this statement sees the last writer's committed row.
+        head = AuditEvent.objects.using(using).order_by("-sequence").values_list("sequence", "hash").first()
+        event.sequence, event.prev_hash = (head[0] + 1, head[1]) if head else (1, chain.GENESIS_HASH)
+        # Stamped under the lock, so times never run backwards along the chain.
+        event.occurred_at = timezone.now()
+        event.hash = chain.event_hash(event)
+        event.save(force_insert=True, using=using)
+    return event

@@ -97,6 +97,7 @@ def test_production_mode_passes_the_deployment_checks_without_a_warning(tmp_path
         "BAOXIAO_ENV": "production",
         "BAOXIAO_SECRET_KEY": "prod-" + "a1B2c3D4e5" * 6,
         "BAOXIAO_ALLOWED_HOSTS": "baoxiao.example.com",
+        "BAOXIAO_AUDIT_HMAC_KEY": "k" * 43,  # production refuses to start without the audit chain key
         "BAOXIAO_VAR_DIR": str(tmp_path),
     }
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
