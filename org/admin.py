@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from guardian.admin import GuardedModelAdmin
 
 from org.models import Department, DepartmentExternalId, Employee, EmployeeExternalId
 from org.selectors import manager_chain
@@ -29,7 +30,7 @@ class DepartmentAdminForm(forms.ModelForm):
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(GuardedModelAdmin):  # "Object permissions": grant auditors a department
     form = DepartmentAdminForm
     list_display = ["name", "code", "parent", "head", "depth", "active"]
     list_filter = ["active", "depth"]

@@ -46,6 +46,9 @@ class Department(models.Model):
         verbose_name = _("department")
         verbose_name_plural = _("departments")
         ordering = ["path"]
+        # Granted per department with django-guardian (manage.py grant_auditor): an auditor holding it sees
+        # the claims of that department and the ones below it only (reimbursement/auditor.py).
+        permissions = [("audit_department", _("Can audit the claims of this department and those below it"))]
 
     def __str__(self) -> str:
         return self.name

@@ -27,3 +27,8 @@ class ReimbursementConfig(AppConfig):
         from reimbursement.selectors import register_visibility
 
         register_visibility(finance_sees_submitted_claims)
+
+        # Auditors read submitted claims: all of them, or their granted departments' (reimbursement/auditor.py).
+        from reimbursement.auditor import auditor_claims_q
+
+        register_visibility(auditor_claims_q)

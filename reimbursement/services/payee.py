@@ -88,10 +88,16 @@ def payee_account_set(
 
 @transaction.atomic
 def payee_account_reveal(*, account: PayeeAccount, actor: Any, field: str, reason: str = "") -> str:
-    """The clear number for finance, written to the audit trail; everyone else gets a 404."""
+    """The clear number for finance, and for auditors of the employee's claims, written to the audit trail;
+    everyone else gets a 404."""
     from org.choices import Role
+    from reimbursement.auditor import auditor_may_reveal
 
-    if Role.FINANCE not in user_roles(actor):
+    roles = user_roles(actor)
+    may_reveal = Role.FINANCE in roles or (
+        Role.AUDITOR in roles and auditor_may_reveal(actor, employee_id=account.employee_id)
+    )
+    if not may_reveal:
         raise NotFoundError(_("This account does not exist."))
     if field not in ("account_number", "id_number"):
         raise ApplicationError(_("Unknown field."))
