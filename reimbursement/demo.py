@@ -121,4 +121,26 @@ def seed_reimbursement_demo(days_of_rates: int = 120) -> dict[str, int]:
             )
     FxRate.objects.bulk_create(rows)
     added["fx_rates"] = len(rows)
+    added["bank_accounts"] = _seed_bank_accounts()
+    return added
+
+
+def _seed_bank_accounts() -> int:
+    """A made-up bank account for every demo employee, so finance can pay demo claims at once."""
+    from org.models import Employee
+    from reimbursement.models import PayeeAccount
+    from reimbursement.services import payee_account_set
+
+    added = 0
+    have = set(PayeeAccount.objects.values_list("employee_id", flat=True))
+    for employee in Employee.objects.select_related("user").exclude(pk__in=have).order_by("pk"):
+        payee_account_set(
+            employee=employee,
+            actor=employee.user,
+            account_name=employee.name,
+            bank_name="中国工商银行 ICBC",
+            branch="Demo branch",
+            account_number=f"62220200{employee.pk:011d}",
+        )
+        added += 1
     return added

@@ -63,6 +63,10 @@ def _in_english():
 @pytest.fixture
 def people(demo_company, settings):
     settings.BAOXIAO_OUTBOX_DELIVER_ON_COMMIT = False  # outbox rows are what we check; nothing is sent
+    # The demo gives everyone a bank account; these tests decide who has one.
+    from reimbursement.models import PayeeAccount
+
+    PayeeAccount.objects.all().delete()
     return demo_company
 
 
