@@ -426,10 +426,10 @@ def main() -> int:
                 workers.stop()
             from oa_bridge.models import DeliveryAttempt
 
-            failed = DeliveryAttempt.objects.exclude(outcome="delivered")
-            if failed.exists():
-                example = failed.values_list("error", flat=True).first()
-                print(f"    failed attempts, retried by the sweeper: {failed.count()}, e.g. {example}")
+            failures = DeliveryAttempt.objects.exclude(outcome="delivered")
+            if failures.exists():
+                example = failures.values_list("error", flat=True).first()
+                print(f"    failed attempts, retried by the sweeper: {failures.count()}, e.g. {example}")
             p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
             print(
                 f"  commit-to-receipt at {args.rate:.0f} events/s for {args.seconds:.0f} s with {workers}: "
