@@ -26,7 +26,7 @@ run: $(VENV)/.installed  ## install, migrate, load the demo company and serve on
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	@echo "Baoxiao is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	BAOXIAO_BASE_URL=$${BAOXIAO_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-test  ## install the test tools, then ruff and pytest (PostgreSQL when DATABASE_URL is set)
 	$(BIN)/ruff check .

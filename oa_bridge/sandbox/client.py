@@ -27,4 +27,9 @@ def send_to_baoxiao(connector: Connector, event_type: str, data: dict) -> tuple[
         response = requests.post(url, data=body, headers=headers, timeout=(5, 10))
     except requests.RequestException as exc:
         return None, f"Baoxiao is unreachable at {url}: {exc}"
-    return response.status_code, response.text[:300]
+    try:
+        answer = response.json()
+        text = answer.get("detail") or answer.get("error", {}).get("message") or response.text
+    except ValueError:
+        text = response.text
+    return response.status_code, str(text)[:300]
