@@ -27,9 +27,10 @@ def send_to_baoxiao(connector: Connector, event_type: str, data: dict) -> tuple[
         response = requests.post(url, data=body, headers=headers, timeout=(5, 10))
     except requests.RequestException as exc:
         return None, f"Baoxiao is unreachable at {url}: {exc}"
+    text = response.text
     try:
-        answer = response.json()
-        text = answer.get("detail") or answer.get("error", {}).get("message") or response.text
-    except ValueError:
-        text = response.text
+        answer = json.loads(text)
+        text = answer.get("detail") or answer.get("error", {}).get("message") or text
+    except (ValueError, AttributeError):
+        pass
     return response.status_code, str(text)[:300]
