@@ -19,6 +19,9 @@ class ConnectorKind(models.TextChoices):
     SANDBOX = "sandbox", _("Built-in OA sandbox")
     GENERIC = "generic", _("Generic REST / webhooks")
     SCIM = "scim", _("SCIM 2.0 directory")
+    FEISHU = "feishu", _("Feishu / Lark")
+    DINGTALK = "dingtalk", _("DingTalk")
+    WECOM = "wecom", _("WeCom")
 
 
 class Connector(models.Model):
@@ -41,6 +44,9 @@ class Connector(models.Model):
     )
     # Which JSON fields carry what, for the generic REST directory (every OA names them differently).
     field_mapping = models.JSONField(_("field mapping"), default=dict, blank=True)
+    # What the vendor console gives that is not secret (app id, corp id, agent id, API base URL...): each
+    # connector kind's settings form (BaseConnector.settings_form) says which keys it keeps here.
+    options = models.JSONField(_("options"), default=dict, blank=True)
     # Secrets (webhook signing secrets, API tokens) encrypted with config.crypto; see oa_bridge.credentials.
     credentials_encrypted = models.TextField(blank=True, editable=False)
     last_sync_at = models.DateTimeField(null=True, blank=True)

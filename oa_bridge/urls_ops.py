@@ -14,4 +14,6 @@ urlpatterns = [
     path("replay/", views_ops.replay_failed, name="replay_failed"),
     path("connectors/<int:pk>/pause/", views_ops.connector_pause, name="connector_pause"),
     path("connectors/<int:pk>/test/", views_ops.connector_test, name="connector_test"),
+    path("connectors/<int:pk>/settings/", views_ops.connector_settings, name="connector_settings"),
+    path("connectors/new/<slug:kind>/", views_ops.connector_settings, name="connector_new"),
 ]

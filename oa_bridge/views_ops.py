@@ -36,8 +36,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from oa_bridge.cloudevents import CONTENT_TYPE, envelope
-from oa_bridge.connectors import HealthResult, for_connector
-from oa_bridge.models import Connector, DeliveryAttempt, OutboxEvent, OutboxStatus
+from oa_bridge.connectors import HealthResult, connector_class, for_connector
+from oa_bridge.models import Connector, ConnectorKind, DeliveryAttempt, OutboxEvent, OutboxStatus
+from oa_bridge.services.connectors import connector_save_settings
 from oa_bridge.services.outbox import backlog_figures, connector_set_paused, outbox_replay
 from org.choices import Role
 from org.selectors import user_roles
@@ -144,11 +145,14 @@ def _connector_row(connector: Connector, figures: dict[str, Any] | None, now: da
     oldest = figures.get("oldest_age_s") or 0
     rate = figures.get("failure_rate_1h")
     try:
-        events_url = getattr(for_connector(connector), "events_url", connector.events_url)
+        implementation = for_connector(connector)
+        events_url = getattr(implementation, "events_url", connector.events_url)
+        has_settings = implementation.settings_form is not None
     except LookupError:  # a kind whose implementation is not installed: show what is stored
-        events_url = connector.events_url
+        events_url, has_settings = connector.events_url, False
     return {
         "connector": connector,
+        "has_settings": has_settings,
         "events_url": events_url if connector.deliver_events else "",
         "figures": figures,
         "oldest_at": now - datetime.timedelta(seconds=oldest) if figures.get("backlog") else None,
@@ -186,6 +190,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "alert_at": now - datetime.timedelta(seconds=settings.BAOXIAO_OUTBOX_ALERT_AGE_SECONDS),
         "degraded": oldest > settings.BAOXIAO_OUTBOX_ALERT_AGE_SECONDS,
         "replay_form": ReplayFailedForm(initial={"since": since.replace(second=0, microsecond=0)}),
+        "addable_kinds": addable_kinds(),
     }
     return render(request, "oa_bridge/ops/overview.html", context)
 
@@ -302,3 +307,49 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, _("%(name)s: %(problem)s") % {"name": connector.name, "problem": result.problem})
     return redirect(reverse("oa_ops:overview"))
+
+
+@admin_only
+def connector_settings(request: HttpRequest, pk: int | None = None, kind: str | None = None) -> HttpResponse:
+    """Add a connector of a kind, or change one: the vendor console's fields, then "Test connection"."""
+    connector = get_object_or_404(Connector, pk=pk) if pk is not None else Connector(kind=kind or "")
+    try:
+        form_class = connector_class(connector.kind).settings_form
+    except LookupError:
+        form_class = None
+    if form_class is None:
+        raise Http404("this kind of connector has no settings page")
+    form = form_class(request.POST or None, instance=connector)
+    if request.method == "POST" and form.is_valid():
+        connector = connector_save_settings(
+            connector=form.save(commit=False), options=form.options(), secrets=form.secrets(), actor=request.user
+        )
+        messages.success(request, _("%(name)s is saved. Test the connection below.") % {"name": connector.name})
+        return redirect("oa_ops:connector_settings", pk=connector.pk)
+    kind_label = dict(ConnectorKind.choices).get(connector.kind, connector.kind)
+    return render(
+        request,
+        "oa_bridge/connectors/settings.html",
+        {
+            "form": form,
+            "connector": connector,
+            "kind_label": kind_label,
+            "inbound_url": request.build_absolute_uri(reverse("oa_inbound", args=[connector.slug]))
+            if connector.pk
+            else "",
+            "docs_path": f"docs/connectors/{connector.kind}.md",
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def addable_kinds() -> list[tuple[str, str]]:
+    """The kinds with a settings page, for the "Add connector" menu."""
+    kinds = []
+    for value, label in ConnectorKind.choices:
+        try:
+            if connector_class(value).settings_form is not None:
+                kinds.append((value, label))
+        except LookupError:
+            continue
+    return kinds

@@ -1,9 +1,16 @@
-"""Connectors share one interface (base.BaseConnector); ``for_connector`` picks the class by kind."""
+"""Connectors share one interface (base.BaseConnector); ``for_connector`` picks the class by kind.
+
+The generic and sandbox kinds are always loaded. Every other kind lives in ``oa_bridge.connectors.<kind>``
+(a module or a package) and is imported on first use only: scim2-client's pydantic models and the vendor
+SDK-shaped code take time and memory that no process without such a connector should pay.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from oa_bridge.connectors.base import BaseConnector, DeliveryResult, HealthResult
-from oa_bridge.models import Connector, ConnectorKind
+from oa_bridge.models import Connector
 
 _registry: dict[str, type[BaseConnector]] = {}
 
@@ -16,18 +23,24 @@ def register(kind: str):
     return decorate
 
 
-def for_connector(connector: Connector) -> BaseConnector:
+def connector_class(kind: str) -> type[BaseConnector]:
+    """The implementation of a kind; LookupError when this Baoxiao has none."""
     from oa_bridge.connectors import generic, sandbox  # noqa: F401 - registers the built-in kinds
 
-    if connector.kind == ConnectorKind.SCIM:
-        # Registers SCIM on first use only: scim2-client and its pydantic models take a second or two to
-        # import and tens of MB, which no process without a SCIM connector should pay.
-        from oa_bridge.connectors import scim  # noqa: F401
-
+    if kind not in _registry and kind.isidentifier():
+        try:
+            importlib.import_module(f"oa_bridge.connectors.{kind}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"oa_bridge.connectors.{kind}":
+                raise
     try:
-        return _registry[connector.kind](connector)
+        return _registry[kind]
     except KeyError:
-        raise LookupError(f"no connector implementation for kind {connector.kind!r}") from None
+        raise LookupError(f"no connector implementation for kind {kind!r}") from None
 
 
-__all__ = ["BaseConnector", "DeliveryResult", "HealthResult", "for_connector", "register"]
+def for_connector(connector: Connector) -> BaseConnector:
+    return connector_class(connector.kind)(connector)
+
+
+__all__ = ["BaseConnector", "DeliveryResult", "HealthResult", "connector_class", "for_connector", "register"]

@@ -3,6 +3,7 @@ directory, report health. Vendor connectors (Feishu, DingTalk, WeCom) subclass i
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,8 +79,39 @@ class DirectoryUser:
     active: bool = True
 
 
+@dataclass
+class InboundRequest:
+    """What the inbound view hands a connector: vendors sign the query string (DingTalk, WeCom), answer a
+    GET check (WeCom's echostr) or a challenge (Feishu), so the connector sees the whole request."""
+
+    method: str
+    headers: Mapping[str, str]  # lower-case names
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass
+class InboundReply:
+    """A finished HTTP answer in the vendor's terms (an encrypted "success", an echoed plaintext...)."""
+
+    status: int = 200
+    content: bytes | str = b""
+    content_type: str = "application/json"
+
+
+class InboundHandshake(Exception):  # noqa: N818 - not an error: a complete answer that applies nothing
+    """Raised by ``receive`` for URL checks (Feishu challenge, WeCom echostr, DingTalk check_url): the
+    reply goes back as is and nothing is recorded or applied."""
+
+    def __init__(self, reply: InboundReply):
+        super().__init__("handshake")
+        self.reply = reply
+
+
 class InboundRejected(Exception):
-    """An inbound request refused; ``status`` is the HTTP answer, the message is logged."""
+    """An inbound request refused; ``status`` is the HTTP answer, the message is logged. Vendors that
+    retry on any non-2xx and want a 200 to stop (some do, for events they will never accept) set
+    ``status=200`` in their connector's ``rejected_reply``."""
 
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -87,7 +119,14 @@ class InboundRejected(Exception):
 
 
 class BaseConnector:
-    """Defaults shared by connectors; subclasses override what their OA does differently."""
+    """Defaults shared by connectors; subclasses override what their OA does differently.
+
+    ``settings_form`` is the admin form for this kind (oa_bridge.forms.ConnectorSettingsForm or a
+    subclass declaring the vendor console's fields); ``inbound_methods`` the HTTP methods the vendor
+    uses on our callback URL."""
+
+    settings_form: type | None = None
+    inbound_methods: tuple[str, ...] = ("POST",)
 
     def __init__(self, connector: Connector):
         self.connector = connector
@@ -115,8 +154,27 @@ class BaseConnector:
         )
 
     # --- inbound -------------------------------------------------------------------------------------
+    def receive(self, request: InboundRequest) -> InboundMessage:
+        """Verify (and decrypt) an inbound request into our terms; raise InboundRejected to refuse it
+        or InboundHandshake to answer a URL check. The default is the generic contract's POST."""
+        if request.method != "POST":
+            raise InboundRejected("this endpoint only accepts POST", status=405)
+        return self.verify_and_parse(request.headers, request.body)
+
     def verify_and_parse(self, headers: Mapping[str, str], body: bytes) -> InboundMessage:
         raise NotImplementedError
+
+    def reply(self, outcome: Any, message: InboundMessage) -> InboundReply:
+        """The answer once an event was recorded and applied (``outcome``: services.inbound.InboundOutcome).
+        Vendors with their own acknowledgement (an encrypted "success") override it."""
+        body: dict[str, Any] = {"result": outcome.result, "detail": outcome.detail}
+        if outcome.status >= 400:
+            body = {"error": {"code": outcome.result, "message": outcome.detail}}
+        return InboundReply(outcome.status, json.dumps(body))
+
+    def rejected_reply(self, exc: InboundRejected) -> InboundReply:
+        """The answer to a refused request (logged by the view before)."""
+        return InboundReply(exc.status, json.dumps({"error": {"code": "rejected", "message": str(exc)}}))
 
     # --- directory -----------------------------------------------------------------------------------
     def iter_departments(self) -> Iterator[DirectoryDepartment]:
