@@ -34,7 +34,10 @@ class ClaimFacts:
         return cls(
             claimant=claim.claimant,
             amount=claim.total_amount,
-            category_ids=frozenset(claim.lines.values_list("category_id", flat=True)),
+            # The lines a submit already loaded (reimbursement.snapshots.claim_lines), else one query.
+            category_ids=frozenset(line.category_id for line in claim._loaded_lines)
+            if getattr(claim, "_loaded_lines", None) is not None
+            else frozenset(claim.lines.values_list("category_id", flat=True)),
             cost_centre=claim.cost_centre,
             project=claim.project,
         )

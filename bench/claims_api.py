@@ -113,6 +113,30 @@ def api_worker(args) -> tuple[int, float]:
     return count, elapsed
 
 
+def count_queries(usernames: list[str]) -> tuple[int, int]:
+    """Round trips to PostgreSQL of one API create and one submit (the figure the machine's load cannot skew)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    from reimbursement.models import ExpenseCategory
+
+    categories = dict(ExpenseCategory.objects.values_list("code", "pk"))
+    token = Token.objects.get(user__username=usernames[0]).key
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+    body = {
+        "purpose": "count",
+        "lines": [{**line, "category": categories[line["category"]]} for line in lines(random.Random(7), 0)],
+    }
+    with CaptureQueriesContext(connection) as create:
+        created = client.post("/api/v1/claims/", data=json.dumps(body), content_type="application/json")
+    claim_id = created.json()["id"]
+    with CaptureQueriesContext(connection) as submit:
+        client.post(f"/api/v1/claims/{claim_id}/submit/", data="{}", content_type="application/json")
+    return len(create.captured_queries), len(submit.captured_queries)
+
+
 def orm_worker(args) -> tuple[int, float]:
     worker, count, usernames = args
     setup_django()
@@ -204,11 +228,17 @@ def main() -> None:
             f"{len(usernames)} employees, PostgreSQL"
         )
         run(options.processes, api_worker, options.processes * 10, usernames)  # warm-up: imports, caches
+        create_queries, submit_queries = count_queries(usernames)
+        connection.close()
         api_rate = run(options.processes, api_worker, options.claims, usernames)
         orm_rate = run(options.processes, orm_worker, options.claims, usernames)
         print(f"  API create+submit : {api_rate:8.1f} claims/s   (target ≥ 100)")
         print(f"  ORM direct insert : {orm_rate:8.1f} claims/s")
         print(f"  ratio API / ORM   : {api_rate / orm_rate:8.2f}        (target ≥ 0.33)")
+        print(
+            f"  queries per claim : {create_queries} create + {submit_queries} submit (ORM baseline: 3 + BEGIN/COMMIT)"
+        )
+        print(f"  load average      : {os.getloadavg()[0]:.1f} (1 min; above 2 the figures are skewed by other work)")
     finally:
         from django.db import connections
 

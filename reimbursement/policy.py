@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from reimbursement.choices import RELEASED_STATUSES, PolicyAction, PolicyKind
 from reimbursement.models import Attachment, Claim, ClaimLine, InvoiceRegistration, PolicyRule
+from reimbursement.snapshots import claim_lines
 
 BLOCK, WARN = PolicyAction.BLOCK.value, PolicyAction.WARN.value
 
@@ -64,7 +65,7 @@ def applicable_rules(claim: Claim) -> list[PolicyRule]:
 def evaluate_claim(claim: Claim, *, today: datetime.date | None = None) -> list[PolicyHit]:
     """Every policy hit of the claim as it stands, blocks first, then in line order."""
     today = today or timezone.localdate()
-    lines = list(claim.lines.select_related("category").prefetch_related("attachments").order_by("position", "id"))
+    lines = claim_lines(claim)
     hits: list[PolicyHit] = []
     if not lines:
         return [PolicyHit("no_lines", BLOCK, _("Add at least one expense line."))]

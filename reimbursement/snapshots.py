@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reimbursement.models import Claim
+from reimbursement.models import Claim, ClaimLine
 
 
 def claim_snapshot(claim: Claim) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def claim_snapshot(claim: Claim) -> dict[str, Any]:
     """
     lines = getattr(claim, "_snapshot_lines", None)
     if lines is None:
-        lines = claim._snapshot_lines = _lines_snapshot(claim)
+        lines = claim._snapshot_lines = _lines_snapshot(claim_lines(claim))
     return {
         "id": claim.pk,
         "number": claim.number,
@@ -34,8 +34,21 @@ def claim_snapshot(claim: Claim) -> dict[str, Any]:
     }
 
 
-def _lines_snapshot(claim: Claim) -> list[dict[str, Any]]:
-    lines = claim.lines.select_related("category").prefetch_related("attachments").order_by("position", "id")
+def claim_lines(claim: Claim) -> list[ClaimLine]:
+    """The claim's lines in order with their category and attachments: loaded once per service call.
+
+    Cached on the instance like the snapshot (a submit checks policy, claims invoices, snapshots and routes
+    the same lines); services that change lines start from a freshly locked instance.
+    """
+    lines = getattr(claim, "_loaded_lines", None)
+    if lines is None:
+        lines = claim._loaded_lines = list(
+            claim.lines.select_related("category").prefetch_related("attachments").order_by("position", "id")
+        )
+    return lines
+
+
+def _lines_snapshot(lines: list[ClaimLine]) -> list[dict[str, Any]]:
     return [
         {
             "id": line.pk,

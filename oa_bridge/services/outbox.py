@@ -21,6 +21,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from config import txcache
 from config.domain_events import DomainEvent
 from oa_bridge.connectors import BaseConnector, DeliveryResult, for_connector
 from oa_bridge.models import Connector, DeliveryAttempt, OutboxEvent, OutboxStatus
@@ -46,7 +47,10 @@ RETRYABLE_4XX = {408, 409, 425, 429}
 
 
 def outbound_connectors() -> list[Connector]:
-    return list(Connector.objects.filter(enabled=True, deliver_events=True))
+    """The connectors events go to; read once per transaction (a submit publishes three events)."""
+    return txcache.remember(
+        "oa_bridge.outbound_connectors", lambda: list(Connector.objects.filter(enabled=True, deliver_events=True))
+    )
 
 
 def outbox_write(event: DomainEvent) -> list[OutboxEvent]:

@@ -18,7 +18,7 @@ from reimbursement.models import Claim, InvoiceRegistration, PolicyWarning
 from reimbursement.policy import BLOCK, WARN, evaluate_claim
 from reimbursement.services.common import ensure_claimant, ensure_editable
 from reimbursement.services.transitions import claim_transition, lock_claim
-from reimbursement.snapshots import claim_snapshot, snapshot_diff
+from reimbursement.snapshots import claim_lines, claim_snapshot, snapshot_diff
 
 MAX_TEXT = {"purpose": 500, "cost_centre": 64, "project": 64}
 
@@ -63,7 +63,7 @@ def claim_create(
         )
     claim = Claim.objects.create(claimant=claimant, base_currency=currency, **values)
     claim.number = f"BX-{claim.created_at:%Y}-{claim.pk:06d}"
-    claim.save(update_fields=["number"])
+    Claim.objects.filter(pk=claim.pk).update(number=claim.number)  # derived from the id: no change to log
     audit_record(action="claim.created", target=claim, actor=actor, data={"purpose": claim.purpose})
     return claim
 
@@ -174,7 +174,8 @@ def _register_invoices(claim: Claim) -> None:
     InvoiceRegistration.objects.filter(claim=claim).delete()
     rows = [
         InvoiceRegistration(invoice_key=line.invoice_key, line=line, claim=claim)
-        for line in claim.lines.exclude(invoice_key="")
+        for line in claim_lines(claim)
+        if line.invoice_key
     ]
     if not rows:
         return

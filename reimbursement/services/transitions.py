@@ -88,7 +88,7 @@ def claim_transition(
     if target == S.PAID and "paid_at" not in fields:
         claim.paid_at = now
         fields.append("paid_at")
-    claim.save(update_fields=fields)
+    _write(claim, fields, now)
     if target in RELEASED_STATUSES:
         # A withdrawn, rejected or voided claim no longer holds its invoices.
         InvoiceRegistration.objects.filter(claim=claim).delete()
@@ -117,7 +117,7 @@ def claim_event(
     """Record an event about a locked claim that does not change its state (a task was created or
     decided, a line was cut): next ``seq``, one audit event, one domain event, in this transaction."""
     claim.event_seq += 1
-    claim.save(update_fields=["event_seq", "updated_at"])
+    _write(claim, ["event_seq", "updated_at"], timezone.now())
     payload = {"seq": claim.event_seq, **(data or {})}
     audit_record(
         action=name,
@@ -129,6 +129,13 @@ def claim_event(
     )
     publish(DomainEvent(name, claim, actor=actor, data=payload))
     return claim
+
+
+def _write(claim: Claim, fields: list[str], now: Any) -> None:
+    """Save the bookkeeping of a transition in one UPDATE. Not ``save()``: its django-auditlog hook reads the
+    row again and logs state and sequence changes the audit event of the transition already records."""
+    claim.updated_at = now
+    Claim.objects.filter(pk=claim.pk).update(**{name: getattr(claim, name) for name in fields})
 
 
 def _action_label(action: str) -> str:

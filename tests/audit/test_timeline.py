@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.template.loader import render_to_string
 
+from audit.models import AuditEvent
 from audit.selectors import FieldChange, TimelineItem, timeline_for
 from reimbursement import services as claims
 from reimbursement.models import Claim, ClaimLine
@@ -36,13 +37,25 @@ def test_events_and_field_changes_are_merged_oldest_first(people):
     assert actions.index("claim.returned") < actions.index("claim.resubmitted") < actions.index("claim.approved")
     assert events[0].label == str(ACTION_LABELS["claim.created"]) and events[0].actor == "张伟"
 
-    # The claim was created (a change) before its creation event was written, and its status changes sit
-    # beside the events that made them.
+    # The claim was created (a change) before its creation event was written. State changes are told once, by
+    # the transition's event (with from and to), not again as a field change of the bookkeeping columns.
     assert items[0].kind == "change" and items[0].action == "created" and items[0].target_type == "reimbursement.claim"
-    status_changes = [
-        (c.before, c.after) for item in items if item.kind == "change" for c in item.changes if c.field == "status"
+    submitted = AuditEvent.objects.get(action="claim.submitted", target_id=str(claim.pk))
+    assert (submitted.data["from"], submitted.data["to"]) == ("draft", "submitted")
+    bookkeeping = {"status", "event_seq", "submission_count", "number", "total_amount"}
+    assert not [
+        c
+        for item in items
+        if item.kind == "change" and item.action == "changed"
+        for c in item.changes
+        if c.field in bookkeeping
     ]
-    assert ("Draft", "Submitted") in status_changes and ("In approval", "Returned") in status_changes
+
+    # What a person edits on the claim itself is a field change.
+    draft = make_claim(people["zhangwei"])
+    claims.claim_update(claim_id=draft.pk, actor=people["zhangwei"].user, purpose="Printer paper, 3rd floor")
+    edited = [i for i in claim_timeline(draft) if i.target_type == "reimbursement.claim" and i.action == "changed"]
+    assert any(c.field == "purpose" and c.after == "Printer paper, 3rd floor" for i in edited for c in i.changes)
 
     # The line edit shows what changed, the removed line is still there (found through its creation entry).
     line_items = [item for item in items if item.target_type == "reimbursement.claimline"]
