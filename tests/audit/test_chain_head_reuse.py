@@ -46,6 +46,7 @@ def test_a_rolled_back_savepoint_drops_the_remembered_head(people):
     assert report.whole, report
 
 
+@pytest.mark.django_db(transaction=True)  # real commits: no test transaction around this one
 def test_txcache_remembers_within_a_transaction_only():
     calls = []
 
