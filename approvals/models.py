@@ -288,7 +288,10 @@ class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     claim = models.ForeignKey("reimbursement.Claim", null=True, on_delete=models.CASCADE, related_name="+")
     verb = models.CharField(max_length=64)  # the domain event, e.g. claim.approved
+    # The text in the server's language when it was written (emails, and the fallback for old rows); pages
+    # show ``text``: the verb's sentence with ``params``, in the reader's language.
     message = models.CharField(max_length=300)
+    params = models.JSONField(default=dict, blank=True)
     url = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -299,3 +302,9 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def text(self) -> str:
+        from approvals.notifications import notification_text
+
+        return notification_text(self.verb, self.params) or self.message

@@ -531,3 +531,15 @@ def test_the_menu_count_agrees_with_the_inbox_selector_through_every_kind_of_del
     )
     assert both() == (3, 3)
     assert pending_task_count(people["admin"].user) == 0
+
+
+def test_notifications_are_shown_in_the_readers_language(client, people):
+    claim = submitted(people)
+    zhangwei = people["zhangwei"].user
+    stored = Notification.objects.get(recipient=zhangwei, verb="claim.submitted")
+    assert stored.message.startswith("Your claim")  # written in the server's language (emails)
+    client.force_login(zhangwei)
+    html = client.get("/approvals/notifications/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert f"您的报销单 {claim.number}" in html and "Your claim" not in html
+    html = client.get("/approvals/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"Your claim {claim.number}" in html
