@@ -1,7 +1,7 @@
 """Forms of the routing-rule pages: the draft editor, the simulator and the dry run.
 
 The forms turn what was typed into values (amounts, ids, people); the services in
-approvals.services.rules decide what is valid and their ApplicationError.fields come back onto the
+approvals.services.rule_editor decide what is valid and their ApplicationError.fields come back onto the
 fields with ``show_errors``, so each rule about rules lives in one place.
 """
 
@@ -16,7 +16,7 @@ from django.forms.boundfield import BoundField
 from django.utils.translation import gettext_lazy as _
 
 from approvals.choices import ReturnPolicy, StepKind, StepMode
-from approvals.services.rules import STEP_ROLES, MatrixEntryInput, RuleInput, StepInput
+from approvals.services.rule_editor import STEP_ROLES, MatrixEntryInput, RuleInput, StepInput
 from config.errors import ApplicationError
 from org.choices import Role
 from org.models import Department, Employee

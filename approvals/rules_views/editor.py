@@ -1,6 +1,6 @@
 """Writes of the draft editor: rules, their steps (in place with HTMX), the fallback approver, the matrix.
 
-Every write goes through approvals.services.rules, which refuses anything but a draft. Without HTMX
+Every write goes through approvals.services.rule_editor, which refuses anything but a draft. Without HTMX
 (no script) each form posts normally and lands back on the editor at its rule.
 """
 
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from approvals.models import MatrixEntry, RoutingRule, RoutingStep
 from approvals.rules_forms import FallbackForm, MatrixEntryForm, RuleForm, StepForm, people_for_picker
 from approvals.rules_views.common import admin_required, back_to_rule, draft_or_redirect, matrix_of, rule_of
-from approvals.services.rules import (
+from approvals.services.rule_editor import (
     matrix_entry_add,
     matrix_entry_remove,
     rule_create,

@@ -3,26 +3,23 @@
 from approvals.services.delegation import delegation_create, delegation_end
 from approvals.services.flows import flow_start, resolve_for_claim
 from approvals.services.org_changes import tasks_reassign_for
-from approvals.services.rules import (
+from approvals.services.rule_editor import (
     MatrixEntryInput,
     RuleInput,
     StepInput,
     matrix_entry_add,
     matrix_entry_remove,
-    rule_add,
     rule_create,
     rule_delete,
     rule_move,
-    rule_set_draft,
-    rule_set_publish,
     rule_set_set_fallback,
     rule_update,
     step_add,
     step_move,
     step_remove,
     step_update,
-    validate_rule_set,
 )
+from approvals.services.rules import rule_add, rule_set_draft, rule_set_publish, validate_rule_set
 from approvals.services.sla import tasks_remind_and_escalate
 from approvals.services.tasks import (
     BulkResult,

@@ -8,18 +8,16 @@ from django.test.utils import CaptureQueriesContext
 
 from approvals.choices import RuleSetStatus, StepKind, TaskStatus
 from approvals.models import ApprovalTask, MatrixEntry, RoutingRule, RuleSet
-from approvals.services.rules import (
+from approvals.services.rule_editor import (
     MatrixEntryInput,
     RuleInput,
     StepInput,
     matrix_entry_add,
-    rule_add,
     rule_delete,
-    rule_set_draft,
-    rule_set_publish,
     rule_update,
     step_add,
 )
+from approvals.services.rules import rule_add, rule_set_draft, rule_set_publish
 from audit.models import AuditEvent
 from config.errors import ApplicationError
 from reimbursement.models import ExpenseCategory
