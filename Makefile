@@ -26,7 +26,10 @@ run: $(VENV)/.installed  ## install, migrate, load the demo company and serve on
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	@echo "Baoxiao is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	BAOXIAO_BASE_URL=$${BAOXIAO_BASE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@# Without Redis the periodic jobs (OA retries, reminders, directory pulls) run in embedded_beat beside it.
+	export BAOXIAO_BASE_URL=$${BAOXIAO_BASE_URL:-http://$(HOST):$(PORT)}; \
+	if [ -z "$$REDIS_URL" ]; then $(BIN)/python manage.py embedded_beat & beat=$$!; trap 'kill $$beat 2>/dev/null' EXIT INT TERM; fi; \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.installed-test  ## install the test tools, then ruff and pytest (PostgreSQL when DATABASE_URL is set)
 	$(BIN)/ruff check .

@@ -118,3 +118,17 @@ def test_the_receiver_keeps_the_newest_snapshot_when_events_arrive_out_of_order(
         outbox_deliver(event_id=str(event.id))
     subject = events[0].subject
     assert receiver.applied[subject] == max(e.seq for e in events)
+
+
+def test_the_embedded_beat_retries_what_the_oa_refused_in_the_embedded_default(demo_company, to_receiver, receiver):
+    """`make run` without Redis: embedded_beat runs the beat schedule's jobs, so a refused event is sent again."""
+    from django.core.management import call_command
+
+    event = claim_events(demo_company)[0]
+    receiver.script.append((503, {}))
+    assert outbox_deliver(event_id=str(event.id)) == "retry"
+    OutboxEvent.objects.filter(pk=event.pk).update(available_at=timezone.now())  # its retry time has come
+    call_command("embedded_beat", "--once", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    event.refresh_from_db()
+    assert event.status == OutboxStatus.DELIVERED
+    assert [a.status_code for a in DeliveryAttempt.objects.filter(event=event)] == [503, 200]
