@@ -9,7 +9,7 @@ import pytest
 
 from approvals.models import ApprovalTask
 from approvals.services import task_approve
-from oa_bridge.connectors import for_connector
+from oa_bridge.connectors import bizmsgcrypt, for_connector
 from oa_bridge.connectors.bizmsgcrypt import BizMsgCrypt
 from oa_bridge.credentials import set_credentials
 from oa_bridge.models import Connector, ConnectorKind, InboundEvent, OutboxEvent, OutboxStatus, SyncRun
@@ -53,10 +53,13 @@ def connector(db, fake):
     return connector
 
 
-def callback(client, event, *, receiver=FakeDingTalk.APP_KEY, timestamp=None, token=TOKEN, signature=None, raw=None):
+def callback(client, event, *, receiver=FakeDingTalk.APP_KEY, timestamp=None, signature=None, raw=None, encrypt=None):
     """What DingTalk POSTs: the encrypted event, signed in the query string."""
-    crypto = BizMsgCrypt(token, AES_KEY, receiver)
+    crypto = BizMsgCrypt(TOKEN, AES_KEY, receiver)
     sealed = crypto.seal(json.dumps(event), timestamp=timestamp or str(int(time.time() * 1000)))
+    if encrypt is not None:  # a correctly signed body that does not decrypt
+        sealed["encrypt"] = encrypt
+        sealed["msg_signature"] = bizmsgcrypt.signature(TOKEN, sealed["timestamp"], sealed["nonce"], encrypt)
     query = f"?msg_signature={signature or sealed['msg_signature']}&timestamp={sealed['timestamp']}"
     query += f"&nonce={sealed['nonce']}"
     body = raw if raw is not None else json.dumps({"encrypt": sealed["encrypt"]})
@@ -196,7 +199,7 @@ def test_bad_callbacks_are_refused_and_change_nothing(client, connector, case, c
         "signature": {"signature": "0" * 40},
         "receiver": {"receiver": "someone-elses-app"},
         "stale": {"timestamp": str(int((time.time() - 3600) * 1000))},
-        "undecryptable": {"raw": json.dumps({"encrypt": "bm90IHJlYWxseQ=="})},
+        "undecryptable": {"encrypt": "bm90IHJlYWxseSBlbmNyeXB0ZWQgYXQgYWxsIQ=="},
         "not_json": {"raw": "<xml/>"},
         "no_encrypt": {"raw": json.dumps({"other": 1})},
     }[case]
