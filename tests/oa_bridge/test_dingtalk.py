@@ -242,7 +242,9 @@ def test_an_approval_task_becomes_a_todo_linking_to_baoxiao_and_is_closed_when_d
     outcomes = deliver_all(connector)
     assert outcomes["com.baoxiao.approval.task.created"] == ["delivered"]
     assert set(sum(outcomes.values(), [])) == {"delivered"}
-    (todo,) = fake.todos.values()
+    created = OutboxEvent.objects.get(connector=connector, type="com.baoxiao.approval.task.created")
+    assert for_connector(connector).deliver(created).status_code == 200  # delivered again (a lost answer)
+    (todo,) = fake.todos.values()  # still one to-do
     assignee = task.assignee.user.username
     assert todo["executorIds"] == [f"union-{assignee}"] and todo["done"] is False
     assert todo["detailUrl"]["pcUrl"].endswith(f"/approvals/tasks/{task.pk}/")

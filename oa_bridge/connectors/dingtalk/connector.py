@@ -331,6 +331,9 @@ class DingTalkConnector(BaseConnector):
         userid = common.external_id(self.connector, change.get("assignee_id"))
         if not userid:
             return common.skipped(f"the approver (employee {change.get('assignee_id')}) has no DingTalk id")
+        known = common.recall(self.connector, task_id)
+        if known and known.get("todo_id"):  # a redelivery: the to-do exists already
+            return common.delivered(started, known)
         union = self._union_id(userid)
         if not union:
             return common.skipped(f"DingTalk does not know {userid} (left the company?)")

@@ -412,8 +412,8 @@ class WeComConnector(BaseConnector):
             ("department", lambda: self._get("contact", "department.simplelist", "department/simplelist")),
             ("user", lambda: self._user_ids_probe()),
         )
-        for api in self._apis.values():
-            api.tokens.invalidate()
+        for which in ("app", "contact"):  # a token cached from before must not hide a changed secret
+            self._api(which).tokens.invalidate()
         for what, check in checks:
             try:
                 check()
