@@ -154,6 +154,22 @@ def test_five_thousand_people_sync_through_paging_despite_limit_answers_and_an_e
     print(f"dingtalk sync of 5000 people: {elapsed:.1f} s, {len(fake.calls)} calls")
 
 
+def test_the_client_side_limit_keeps_calls_under_dingtalks_qps(connector, fake):
+    fake.qps = 8  # per API and second, as DingTalk counts
+    small_org(fake)
+    for n in range(12):
+        fake.add_department(10 + n, f"小组 Team {n}", 2, [])
+    connector.options["rate_limit"] = "8/s"
+    connector.save()
+    run = directory_sync(connector_id=connector.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.departments_seen == 16
+    assert fake.count("/topapi/v2/department/get") > 8 and fake.limited_count == 0
+    connector.options["rate_limit"] = "100/s"  # too high: DingTalk answers 90018 and the client backs off
+    connector.save()
+    run = directory_sync(connector_id=connector.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED and fake.limited_count > 0
+
+
 # --- callbacks ------------------------------------------------------------------------------------------
 def test_the_url_check_is_answered_with_the_encrypted_success(client, connector):
     response = callback(client, {"EventType": "check_url"})

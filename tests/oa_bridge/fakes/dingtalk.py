@@ -49,6 +49,7 @@ class FakeVendorServer:
         self.calls: list[Request] = []
         self.injected: dict[str, list[Answer]] = defaultdict(list)  # api -> answers given before the real one
         self.qps: int | None = None  # the vendor's own limit per API and second; None: unlimited
+        self.limited_count = 0  # how often it answered "too many requests" because of it
         self._window: dict[tuple[str, int], int] = defaultdict(int)
         self.lock = threading.Lock()
         fake = self
@@ -105,6 +106,7 @@ class FakeVendorServer:
                         second = int(time.time())
                         self._window[(api, second)] += 1
                         if self._window[(api, second)] > self.qps:
+                            self.limited_count += 1
                             return self.limited_answer()
                 return handler(request)
         return 404, {"errcode": 404, "errmsg": f"no such API {request.method} {request.path}"}, {}
