@@ -61,14 +61,19 @@ def _apply(connector: Connector, message: InboundMessage) -> InboundOutcome:
     if message.type == DECISION:
         return _apply_decision(connector, message.data)
     if message.type in DIRECTORY_TYPES:
-        external_id = str(message.data.get("id") or "")
-        if not external_id:
+        # data.id, or data.ids for vendors whose one event names several people (DingTalk's UserId list).
+        ids = [str(i) for i in (message.data.get("ids") or [message.data.get("id")]) if i not in (None, "")]
+        if not ids:
             return InboundOutcome(400, "rejected", "a directory event needs data.id")
         from oa_bridge.tasks import refetch_directory_entry
 
         kind = "user" if message.type.endswith("user.changed") else "department"
-        transaction.on_commit(lambda: refetch_directory_entry.delay(connector.pk, kind, external_id), robust=True)
-        return InboundOutcome(202, "applied", f"re-fetch of {kind} {external_id} queued")
+        for external_id in ids:
+            transaction.on_commit(
+                lambda external_id=external_id: refetch_directory_entry.delay(connector.pk, kind, external_id),
+                robust=True,
+            )
+        return InboundOutcome(202, "applied", f"re-fetch of {kind} {', '.join(ids)} queued")
     return InboundOutcome(200, "ignored", f"event type {message.type} is not handled")
 
 
