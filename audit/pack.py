@@ -49,6 +49,7 @@ class PackTable:
     columns: list[str]
     rows: list[list[str]]
     empty: str = ""
+    widths: tuple[float, ...] = ()  # relative column widths; equal when empty
 
 
 @dataclass
@@ -281,7 +282,8 @@ def _render_summary(document: PackDocument, target: IO[bytes]) -> None:
             continue
         data = [[_para(c, 8, bold=True) for c in table.columns]]
         data += [[_para(cell, 8) for cell in row] for row in table.rows]
-        grid = Table(data, repeatRows=1, colWidths=[width / len(table.columns)] * len(table.columns))
+        weights = table.widths or (1.0,) * len(table.columns)
+        grid = Table(data, repeatRows=1, colWidths=[width * w / sum(weights) for w in weights])
         grid.setStyle(
             TableStyle(
                 [
@@ -328,6 +330,7 @@ def _timeline_table(items: list[Any]) -> PackTable:
         [_("Time"), _("What"), _("Who"), _("Details"), _("Chain")],
         rows,
         empty=_("Nothing recorded yet."),
+        widths=(2.2, 2.2, 1.6, 5.0, 0.8),
     )
 
 

@@ -98,9 +98,9 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     scope = selectors.dashboard_claims(request.user)
     charts = [
         _spend_by_month(scope, filters),
+        _cycle_time(scope, filters),
         _spend_by_department(scope, filters),
         _spend_by_category(scope, filters),
-        _cycle_time(scope, filters),
         _backlog(scope, filters),
     ]
     context = {
@@ -109,6 +109,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "charts": charts,
         "chart_data": {"charts": [_chart_json(chart) for chart in charts if not chart["empty"]]},
         "all_empty": all(chart["empty"] for chart in charts),
+        "wide": {"spend-month", "cycle-time"},
     }
     return render(request, "reports/dashboards/index.html", context)
 
@@ -297,6 +298,7 @@ def _backlog(scope: Any, filters: DashboardFilters) -> dict[str, Any]:
         [_("Pending tasks")],
         items,
         empty=not rows,
+        empty_message=_("No approval is pending."),
     )
 
 
@@ -314,8 +316,10 @@ def _chart(
     items: list[dict[str, Any]],
     *,
     empty: bool,
+    empty_message: str = "",
 ) -> dict[str, Any]:
     return {
+        "empty_message": empty_message or _("No data in this range."),
         "id": chart_id,
         "title": title,
         "description": description,

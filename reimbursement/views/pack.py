@@ -39,8 +39,9 @@ def may_download_pack(user: Any) -> bool:
 
 def claim_audit_timeline(claim: Claim) -> list[TimelineItem]:
     """The claim's audit events and the field changes of the claim and its lines (deleted lines too),
-    oldest first, in a fixed number of queries whatever the number of lines."""
-    return timeline_for(
+    oldest first, in a fixed number of queries whatever the number of lines. A change of hidden fields only
+    (the event counter moving) says nothing and is left out."""
+    items = timeline_for(
         Claim,
         claim.pk,
         related={ClaimLine: "claim"},
@@ -50,6 +51,7 @@ def claim_audit_timeline(claim: Claim) -> list[TimelineItem]:
         # anything (and naming the claimant would cost a query).
         hidden_fields=(*DEFAULT_HIDDEN_FIELDS, "claimant", "event_seq"),
     )
+    return [item for item in items if item.is_event or item.action != "changed" or item.changes]
 
 
 @login_required

@@ -26,6 +26,7 @@
           backgroundColor: palette[index % palette.length],
           borderColor: palette[index % palette.length],
           borderWidth: line ? 2 : 0,
+          maxBarThickness: 48,
           pointRadius: line ? 4 : undefined,
           pointHoverRadius: line ? 6 : undefined,
           spanGaps: true,
