@@ -3,6 +3,7 @@
 from django.urls import path
 
 from reimbursement import views
+from reimbursement.views import pack
 
 app_name = "reimbursement"
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("<int:claim_id>/withdraw/", views.claim_withdraw_view, name="withdraw"),
     path("<int:claim_id>/delete/", views.claim_delete_view, name="delete"),
     path("<int:claim_id>/print/", views.claim_print, name="print"),
+    path("<int:claim_id>/audit-pack.pdf", pack.claim_pack_pdf, name="pack_pdf"),
+    path("<int:claim_id>/audit-pack.zip", pack.claim_pack_zip, name="pack_zip"),
     path("<int:claim_id>/lines/add/", views.line_add_view, name="line_add"),
     path("<int:claim_id>/lines/<int:line_id>/", views.line_row_view, name="line_row"),
     path("<int:claim_id>/lines/<int:line_id>/edit/", views.line_edit_view, name="line_edit"),

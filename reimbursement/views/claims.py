@@ -22,10 +22,11 @@ from reimbursement.filtersets import ClaimFilterSet
 from reimbursement.forms import SORT_CHOICES, STATUS_CHOICES, ClaimHeaderForm, LineForm, WithdrawForm
 from reimbursement.models import Claim
 from reimbursement.policy import BLOCK, WARN, evaluate_claim
-from reimbursement.selectors import claim_timeline, my_claims
+from reimbursement.selectors import my_claims
 from reimbursement.services import claim_create, claim_delete, claim_submit, claim_update, claim_withdraw
-from reimbursement.views.changes import describe_changes, timeline_entries
+from reimbursement.views.changes import describe_changes
 from reimbursement.views.common import is_owner, own_claim, visible_claim
+from reimbursement.views.pack import claim_audit_timeline, may_download_pack
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("status", "created_from", "created_to", "amount_min", "amount_max", "q")
@@ -195,7 +196,9 @@ def claim_detail_view(request: HttpRequest, claim_id: int) -> HttpResponse:
         "lines": claim.lines.all(),
         "warnings": claim.policy_warnings.all(),
         "changes": describe_changes(claim),
-        "timeline": timeline_entries(claim, claim_timeline(claim)),
+        # Audit events and field changes of the claim and its lines, merged (audit.selectors.timeline_for).
+        "audit_timeline": claim_audit_timeline(claim),
+        "can_download_pack": may_download_pack(request.user),
         "can_edit": owner and claim.is_editable,
         "can_withdraw": owner and claim.status in (ClaimStatus.SUBMITTED, ClaimStatus.IN_APPROVAL),
         "can_delete": owner and claim.status == ClaimStatus.DRAFT and not claim.submission_count,

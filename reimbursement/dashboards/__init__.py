@@ -1,0 +1,1 @@
+"""Finance dashboards: spend, approval cycle time and backlog charts, each drilling into its claims."""
