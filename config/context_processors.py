@@ -23,7 +23,7 @@ NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("approvals:notifications", _("Notifications"), "bell", set()),
     ("org:directory", _("Directory"), "diagram-3", set()),
     ("finance:queue", _("Finance"), "cash-coin", {Role.FINANCE}),
-    ("dashboards:index", _("Dashboards"), "bar-chart-line", {Role.FINANCE, Role.AUDITOR, Role.ADMIN}),
+    ("dashboards:index", _("Dashboards"), "bar-chart-line", {Role.FINANCE, Role.AUDITOR}),
     ("rules:index", _("Routing rules"), "signpost-split", {Role.ADMIN}),
     ("admin:index", _("Administration"), "gear", {Role.ADMIN}),
     ("oa_ops:overview", _("OA bridge"), "plug", {Role.ADMIN}),
