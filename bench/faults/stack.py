@@ -161,6 +161,8 @@ def celery_beat(log_dir: pathlib.Path, env: dict[str, str]) -> Process:
 
 def gunicorn(log_dir: pathlib.Path, env: dict[str, str], port: int, workers: int = 3, threads: int = 4) -> Process:
     command = [str(pathlib.Path(sys.executable).parent / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}"]
-    command += ["-w", str(workers), "-k", "gthread", "--threads", str(threads), "--timeout", "60"]
+    # Keep-alive longer than the load's pauses (1-3 s): with gunicorn's 2 s the server closes idle connections
+    # just as the client reuses them, and the client sees resets that no proxy in front would pass on.
+    command += ["-w", str(workers), "-k", "gthread", "--threads", str(threads), "--timeout", "60", "--keep-alive", "10"]
     command += ["--access-logfile", "-", "--error-logfile", "-"]
     return Process(command, log_dir / "gunicorn.log", env, ready_text="Booting worker")
