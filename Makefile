@@ -57,5 +57,16 @@ beat: $(VENV)/.installed  ## Celery beat (needs REDIS_URL)
 bench: $(VENV)/.installed  ## run every benchmark in bench/ (each builds its own throwaway database)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
+.PHONY: faults load
+EVENTS ?= 2000
+MINUTES ?= 10
+
+faults: $(VENV)/.installed  ## outbox events through network faults, worker kills, a Redis restart, a dying web process (EVENTS=2000)
+	$(BIN)/python -m bench.faults --events $(EVENTS)
+
+load: $(VENV)/.installed  ## 50 API users with a slow OA, then with the OA down (MINUTES=10 each; installs the load extra)
+	$(BIN)/pip install --quiet -e '.[load]'
+	$(BIN)/python -m bench.load --minutes $(MINUTES)
+
 clean:  ## remove the virtual environment and local data (var/)
 	rm -rf $(VENV) var

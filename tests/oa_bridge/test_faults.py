@@ -4,6 +4,8 @@
     once, with the retry schedule shortened for the worker (BAOXIAO_OUTBOX_RETRY_SCALE).
 (b) The worker is SIGKILLed in the middle of a delivery: once its lease expires the sweeper hands the event
     to a new worker. Nothing is lost, and the only duplicate the receiver sees is the same webhook-id again.
+(c) The network between worker and OA misbehaves (bench/faults/proxy.py): answers are swallowed after the OA
+    applied the request, connections are reset before and after it. Every event is applied once.
 
 The worker is another process, so its settings go through its environment; the test process runs the
 sweeper (as beat would) and writes the claims through the services.
@@ -16,6 +18,7 @@ from collections import Counter
 
 import pytest
 
+from bench.faults.proxy import CLEAN, FaultProxy, Faults
 from oa_bridge.models import DeliveryAttempt, OutboxEvent, OutboxStatus
 from oa_bridge.services.outbox import outbox_sweep
 from oa_bridge.tasks import deliver_event
@@ -127,3 +130,33 @@ def test_no_event_is_lost_when_the_worker_is_killed_mid_delivery(
     in_flight.refresh_from_db()
     assert in_flight.status == OutboxStatus.DELIVERED and in_flight.attempts == 2
     assert list(DeliveryAttempt.objects.filter(event=in_flight).values_list("number", "outcome")) == [(2, "delivered")]
+
+
+def test_every_event_is_applied_once_through_drops_and_resets(
+    demo_company, to_receiver, receiver, celery_workers, monkeypatch
+):
+    proxy = FaultProxy(receiver.server.server_address[1], schedule=[(0, Faults(drop=0.4, reset=0.4))]).start()
+    try:
+        to_receiver.events_url = proxy.url
+        to_receiver.save(update_fields=["events_url"])
+        celery_workers.route(monkeypatch, deliver_event)
+        celery_workers.start(env=FAST_WORKER, pool="threads", concurrency=4)
+        events = write_claims(demo_company)
+
+        def heal(elapsed: float) -> None:
+            if elapsed >= 4:
+                proxy.set(CLEAN)
+
+        sweep_until_delivered(events, celery_workers, timeout=50, each_round=heal)
+    finally:
+        proxy.stop()
+
+    ids = {str(e.pk) for e in events}
+    assert proxy.stats["drops"] and proxy.stats["resets before"] + proxy.stats["resets after"]
+    assert receiver.seen_ids == ids and receiver.effects == len(events)  # every one, each applied once
+    arrivals = Counter(r["headers"]["webhook-id"] for r in receiver.requests)
+    assert max(arrivals.values()) >= 2  # a dropped answer made the sender try again: recognised, not re-applied
+    errors = set(
+        DeliveryAttempt.objects.filter(event__in=events, status_code__isnull=True).values_list("error", flat=True)
+    )
+    assert any("reset" in e.lower() or "aborted" in e.lower() or "closed" in e.lower() for e in errors), errors
