@@ -23,6 +23,7 @@ NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("approvals:notifications", _("Notifications"), "bell", set()),
     ("org:directory", _("Directory"), "diagram-3", set()),
     ("finance:queue", _("Finance"), "cash-coin", {Role.FINANCE}),
+    ("reports:index", _("Reports"), "clipboard-data", {Role.FINANCE, Role.AUDITOR, Role.ADMIN}),
     ("rules:index", _("Routing rules"), "signpost-split", {Role.ADMIN}),
     ("admin:index", _("Administration"), "gear", {Role.ADMIN}),
     ("oa_ops:overview", _("OA bridge"), "plug", {Role.ADMIN}),
