@@ -28,7 +28,7 @@ from org.models import Department, Employee
 from reimbursement.models import Claim, ClaimLine, PolicyWarning
 from reimbursement.payments.selectors import BOOKED_STATUSES
 from reports.choices import CLAIM_LINES
-from reports.selectors import ReportParams, claim_ids_as_text
+from reports.selectors import ReportParams, claim_ids_as_text, report_claims
 
 CHUNK = 2000
 DUPLICATE_REFUSED = "claim.duplicate_invoice_refused"
@@ -48,6 +48,7 @@ class Report:
     description: Any
     date_meaning: Any
     columns: list[Column] = field(default_factory=list)
+    covers_drafts = False  # whether claims never submitted count (reports.selectors.report_claims)
 
     def rows(self, claims: QuerySet[Claim], params: ReportParams) -> Iterator[tuple]:
         raise NotImplementedError
@@ -85,6 +86,8 @@ class PolicyWarningsReport(Report):
 
 
 class DuplicatesReport(Report):
+    covers_drafts = True  # the refused claim is usually a draft
+
     def rows(self, claims, params):
         events = (
             AuditEvent.objects.filter(
@@ -568,6 +571,12 @@ def export_title(kind: str) -> Any:
 
 def export_columns(kind: str) -> list[Column]:
     return LINE_COLUMNS if kind == CLAIM_LINES else REPORTS[kind].columns
+
+
+def scope(kind: str, user: Any | None, params: ReportParams) -> QuerySet[Claim]:
+    """The claims an export or report of ``kind`` reads for ``user`` (None: the whole company)."""
+    report = report_for(kind)
+    return report_claims(user, params, drafts=bool(report and report.covers_drafts))
 
 
 def export_rows(kind: str, claims: QuerySet[Claim], params: ReportParams) -> Iterator[tuple]:

@@ -11,14 +11,15 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, QuerySet
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
+from django.db.models.lookups import StartsWith
 from django.utils import timezone
 
 from org.choices import Role
 from org.models import Department
 from org.selectors import user_roles
-from reimbursement.auditor import auditor_claims_q
+from reimbursement.auditor import auditor_claims_q, granted_departments
 from reimbursement.models import Claim
 
 REPORT_ROLES = frozenset({Role.FINANCE, Role.AUDITOR, Role.ADMIN})
@@ -61,21 +62,36 @@ def may_read_reports(user: Any) -> bool:
     return bool(user.is_authenticated and REPORT_ROLES & user_roles(user))
 
 
-def report_claims(user: Any | None, params: ReportParams | None = None) -> QuerySet[Claim]:
+def report_claims(user: Any | None, params: ReportParams | None = None, *, drafts: bool = False) -> QuerySet[Claim]:
     """The claims ``user``'s reports cover (None: the whole company, for the monthly report); lazy, meant
-    as a subquery. Anyone without a reporting role gets no claims."""
-    if user is None:
-        claims = Claim.objects.filter(submission_count__gt=0)
-    else:
-        roles = user_roles(user) if user.is_authenticated else set()
-        if roles & {Role.FINANCE, Role.ADMIN}:
-            claims = Claim.objects.filter(submission_count__gt=0)
-        elif Role.AUDITOR in roles:
-            claims = Claim.objects.filter(auditor_claims_q(user))
+    as a subquery. Anyone without a reporting role gets no claims.
+
+    ``drafts``: also claims never submitted (a submit refused for a duplicate invoice leaves a draft). A
+    draft has no department snapshot yet: its claimant's department stands in, for the department filter
+    and for an auditor's granted departments alike.
+    """
+    roles = user_roles(user) if user is not None and user.is_authenticated else set()
+    submitted = Q() if drafts else Q(submission_count__gt=0)
+    if user is None or roles & {Role.FINANCE, Role.ADMIN}:
+        claims = Claim.objects.filter(submitted)
+    elif Role.AUDITOR in roles:
+        if drafts:
+            granted = granted_departments(user)
+            in_tree = Exists(granted.filter(StartsWith(OuterRef("department__path"), F("path"))))
+            draft_in_tree = Exists(granted.filter(StartsWith(OuterRef("claimant__department__path"), F("path"))))
+            claims = Claim.objects.filter(
+                ~Exists(granted) | Q(in_tree) | (Q(department__isnull=True) & Q(draft_in_tree))
+            )
         else:
-            return Claim.objects.none()
+            claims = Claim.objects.filter(auditor_claims_q(user))
+    else:
+        return Claim.objects.none()
     if params is not None and params.department is not None:
-        claims = claims.filter(department__path__startswith=params.department.path)
+        path = params.department.path
+        in_department = Q(department__path__startswith=path)
+        if drafts:
+            in_department |= Q(department__isnull=True, claimant__department__path__startswith=path)
+        claims = claims.filter(in_department)
     return claims
 
 

@@ -27,7 +27,7 @@ from org.choices import Role
 from reports import catalogue, writers
 from reports.choices import CLAIM_LINES, ExportFormat, ExportStatus
 from reports.models import ExportJob, MonthlyComplianceReport
-from reports.selectors import ReportParams, may_read_reports, report_claims
+from reports.selectors import ReportParams, may_read_reports
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def export_run(*, job_id: int) -> ExportJob | None:
     path = exports_root() / relative
     try:
         params = ReportParams.from_json(job.params)
-        claims = report_claims(job.owner, params)
+        claims = catalogue.scope(job.kind, job.owner, params)
         total = None
         if job.kind == CLAIM_LINES:
             total = catalogue.claim_lines(claims, params).count()
@@ -194,10 +194,9 @@ def finance_recipients() -> list[str]:
 def monthly_report_content(month: datetime.date) -> tuple[dict[str, Any], bytes]:
     """(summary, XLSX with one sheet per report) for the whole company over ``month``."""
     params = month_bounds(month)
-    claims = report_claims(None, params)
     sheets, summary = [], {"rows": {}, "spend": {}}
     for slug, report in catalogue.REPORTS.items():
-        rows = list(report.rows(claims, params))
+        rows = list(report.rows(catalogue.scope(slug, None, params), params))
         summary["rows"][slug] = len(rows)
         if slug == "spend":
             totals: Counter = Counter()

@@ -22,7 +22,7 @@ from reports import catalogue, services, writers
 from reports.choices import CLAIM_LINES, ExportFormat
 from reports.forms import ExportForm, ReportFilterForm
 from reports.models import ExportJob
-from reports.selectors import ReportParams, may_read_reports, report_claims
+from reports.selectors import ReportParams, may_read_reports
 
 SCREEN_ROWS = 200
 
@@ -68,7 +68,7 @@ def _protect(response: HttpResponse) -> HttpResponse:
 
 def file_response(request: HttpRequest, kind: str, fmt: str, params: ReportParams) -> HttpResponse:
     """The file made during the request: CSV streamed row by row, XLSX and PDF through a temporary file."""
-    claims = report_claims(request.user, params)
+    claims = catalogue.scope(kind, request.user, params)
     columns = catalogue.export_columns(kind)
     rows = catalogue.export_rows(kind, claims, params)
     name = _filename(kind, params, fmt)
@@ -118,7 +118,7 @@ def report_view(request: HttpRequest, slug: str) -> HttpResponse:
         if "download" in request.GET:
             return file_response(request, slug, form.cleaned_data["format"], params)
         kinds = [c.kind for c in report.columns]
-        found = list(islice(report.rows(report_claims(request.user, params), params), SCREEN_ROWS + 1))
+        found = list(islice(report.rows(catalogue.scope(slug, request.user, params), params), SCREEN_ROWS + 1))
         more = len(found) > SCREEN_ROWS
         rows = [[(writers.text_value(v, k), k) for v, k in zip(row, kinds, strict=False)] for row in found]
         rows = rows[:SCREEN_ROWS]
@@ -136,7 +136,7 @@ def lines_view(request: HttpRequest) -> HttpResponse:
     count = None
     if form.is_valid():
         params = form.params()
-        count = catalogue.claim_lines(report_claims(request.user, params), params).count()
+        count = catalogue.claim_lines(catalogue.scope(CLAIM_LINES, request.user, params), params).count()
         fmt = form.cleaned_data["format"]
         if request.method == "POST":
             if count == 0:
