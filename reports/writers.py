@@ -41,7 +41,7 @@ def text_value(value: Any, kind: str) -> str:
     if kind == "money" and isinstance(value, Decimal):
         return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):.2f}"
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value)
+        return str(value)
     if isinstance(value, datetime.datetime):
         return _local(value).strftime("%Y-%m-%d %H:%M")
     if isinstance(value, datetime.date):
