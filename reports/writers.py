@@ -65,9 +65,30 @@ def _count(rows: Iterable[tuple], progress: Progress) -> Iterator[tuple]:
 # --- CSV --------------------------------------------------------------------------------------------
 
 
+_FORMULA_START = frozenset("=+-@\t\r")
+
+
+def _text_cell(value: Any) -> str:
+    if type(value) is str:
+        return "'" + value if value and value[0] in _FORMULA_START else value
+    return text_value(value, "text")
+
+
+def _money_cell(value: Any) -> str:
+    return "" if value is None else f"{value:.2f}" if isinstance(value, Decimal) else text_value(value, "money")
+
+
+def _plain_cell(value: Any) -> str:
+    return "" if value is None else str(value) if isinstance(value, int | Decimal) else text_value(value, "")
+
+
+# One converter per column, picked once: a million lines are 17 million cells.
+_CSV_CELL = {"text": _text_cell, "money": _money_cell, "int": _plain_cell, "number": _plain_cell}
+
+
 def csv_chunks(columns: list[Column], rows: Iterable[tuple], *, rows_per_chunk: int = 500) -> Iterator[str]:
     """The CSV as text chunks (UTF-8 BOM first so spreadsheets read Chinese, CRLF lines)."""
-    kinds = [c.kind for c in columns]
+    cells = [_CSV_CELL.get(c.kind) or (lambda v, _k=c.kind: text_value(v, _k)) for c in columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([str(c.label) for c in columns])
@@ -76,7 +97,7 @@ def csv_chunks(columns: list[Column], rows: Iterable[tuple], *, rows_per_chunk: 
     buffer.truncate()
     pending = 0
     for row in rows:
-        writer.writerow([text_value(v, k) for v, k in zip(row, kinds, strict=False)])
+        writer.writerow([cell(v) for cell, v in zip(cells, row, strict=False)])
         pending += 1
         if pending == rows_per_chunk:
             yield buffer.getvalue()
