@@ -224,3 +224,14 @@ def test_a_real_worker_makes_the_export(people, celery_worker, monkeypatch):
     assert job.status == ExportStatus.DONE, celery_worker.output()[-3000:]
     rows = csv_rows(services.export_file(job).read_bytes())
     assert [r["Amount"] for r in rows] == ["66.00"]
+
+
+def test_the_claim_lines_page_counts_the_lines_in_a_bounded_number_of_queries(
+    history, client, finance, django_assert_max_num_queries
+):
+    client.force_login(finance)
+    client.get(reverse("reports:lines"))
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("reports:lines"), range_params())
+    assert response.status_code == 200
+    assert b"6 lines in this range." in response.content

@@ -88,3 +88,12 @@ def test_a_failed_send_can_be_retried(history, monkeypatch):
 def test_an_empty_month_still_reports_zeroes(people):
     assert services.monthly_report_send(month=datetime.date(2001, 1, 1)) is True
     assert "- Policy warnings: 0" in mail.outbox[0].body
+
+
+def test_the_command_explains_itself(capsys):
+    from django.core.management import get_commands, load_command_class
+
+    command = load_command_class(get_commands()["send_compliance_report"], "send_compliance_report")
+    help_text = command.create_parser("manage.py", "send_compliance_report").format_help()
+    assert "--month" in help_text and "already sent is" in help_text
+    assert "finance user" in help_text and "YYYY-MM" in help_text
