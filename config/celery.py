@@ -19,5 +19,10 @@ BEAT_SCHEDULE: dict[str, dict] = {
     "approvals-sla": {"task": "approvals.tasks.remind_and_escalate", "schedule": 300.0},
     "outbox-sweep": {"task": "oa_bridge.tasks.sweep_outbox", "schedule": 15.0},
     "directory-sync": {"task": "oa_bridge.tasks.sync_due_directories", "schedule": 60.0},
+    "reports-monthly-compliance": {
+        "task": "reports.tasks.monthly_compliance_report",
+        "schedule": crontab(minute=0, hour=7, day_of_month=1),  # the previous month, on the 1st
+    },
+    "reports-export-cleanup": {"task": "reports.tasks.cleanup_exports", "schedule": crontab(minute=30, hour=3)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

@@ -24,6 +24,7 @@ NAVIGATION: list[tuple[str, object, str, set[str]]] = [
     ("org:directory", _("Directory"), "diagram-3", set()),
     ("finance:queue", _("Finance"), "cash-coin", {Role.FINANCE}),
     ("dashboards:index", _("Dashboards"), "bar-chart-line", {Role.FINANCE, Role.AUDITOR}),
+    ("reports:index", _("Reports"), "clipboard-data", {Role.FINANCE, Role.AUDITOR}),
     ("rules:index", _("Routing rules"), "signpost-split", {Role.ADMIN}),
     ("admin:index", _("Administration"), "gear", {Role.ADMIN}),
     ("oa_ops:overview", _("OA bridge"), "plug", {Role.ADMIN}),

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "reimbursement",
     "approvals",
     "oa_bridge",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -360,3 +361,11 @@ BAOXIAO_OA_SANDBOX = env_bool("BAOXIAO_OA_SANDBOX", not PRODUCTION)
 
 # Required services: tests marked postgres/redis fail instead of skipping when this is set (CI).
 BAOXIAO_REQUIRE_SERVICES = env_bool("BAOXIAO_REQUIRE_SERVICES", False)
+
+# --- Reports and exports (reports/) ----------------------------------------------------------------
+# Export files live under VAR_DIR/exports and are deleted by a beat task this many days after they were made.
+BAOXIAO_EXPORT_RETENTION_DAYS = env_int("BAOXIAO_EXPORT_RETENTION_DAYS", 7)
+# Up to this many rows a file is made during the request; above, it is a background job with a progress page.
+BAOXIAO_EXPORT_DIRECT_MAX_ROWS = env_int("BAOXIAO_EXPORT_DIRECT_MAX_ROWS", 5000)
+# A PDF is for reading: above this many rows, ask for CSV or XLSX instead.
+BAOXIAO_EXPORT_PDF_MAX_ROWS = env_int("BAOXIAO_EXPORT_PDF_MAX_ROWS", 20000)

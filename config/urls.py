@@ -14,6 +14,7 @@ urlpatterns = [
     path("approvals/", include("approvals.urls")),
     path("finance/", include("reimbursement.payments.urls")),
     path("dashboards/", include("reimbursement.dashboards.urls")),
+    path("reports/", include("reports.urls")),
     path("api/", include("config.api_urls")),
     path("oa/admin/ops/", include("oa_bridge.urls_ops")),
     path("oa/admin/sync/", include("oa_bridge.urls_sync")),

@@ -103,13 +103,46 @@ def _delete_files(names: list[str]) -> None:
         default_storage.delete(name)
 
 
-@transaction.atomic
 def claim_submit(*, claim_id: int, actor: Any, justifications: dict[str, str] | None = None) -> Claim:
     """Submit (or resubmit after a return): check policy, claim the invoices, freeze a snapshot.
 
     Blocks refuse the submit and name line and rule; each warning needs a justification, keyed by
-    ``PolicyHit.key``. Submitting twice is a no-op. Anything refused leaves the claim as it was.
+    ``PolicyHit.key``. Submitting twice is a no-op. Anything refused leaves the claim as it was, except
+    that a refused duplicate invoice is recorded in the audit trail (the compliance report reads it).
     """
+    try:
+        return _claim_submit(claim_id=claim_id, actor=actor, justifications=justifications)
+    except PolicyBlocked as exc:
+        if exc.code == "duplicate_invoice" or getattr(exc, "duplicate_lines", None):
+            _record_refused_duplicates(claim_id=claim_id, actor=actor, line_ids=getattr(exc, "duplicate_lines", []))
+        raise
+
+
+@transaction.atomic
+def _record_refused_duplicates(*, claim_id: int, actor: Any, line_ids: list[int]) -> None:
+    """One audit event per refused submit naming the invoices another live claim holds. Written after the
+    refused submit rolled back, in a transaction of its own (inside a caller's, it shares its fate)."""
+    claim = Claim.objects.filter(pk=claim_id).first()
+    if claim is None:
+        return
+    lines = claim.lines.exclude(invoice_key="").order_by("position", "id")
+    if line_ids:
+        lines = lines.filter(pk__in=line_ids)
+    holders = dict(
+        InvoiceRegistration.objects.filter(invoice_key__in=[line.invoice_key for line in lines])
+        .exclude(claim=claim)
+        .values_list("invoice_key", "claim__number")
+    )
+    invoices = [
+        {"line": line.position, "invoice_key": line.invoice_key, "held_by": holders.get(line.invoice_key, "")}
+        for line in lines
+        if line_ids or line.invoice_key in holders
+    ]
+    audit_record(action="claim.duplicate_invoice_refused", target=claim, actor=actor, data={"invoices": invoices})
+
+
+@transaction.atomic
+def _claim_submit(*, claim_id: int, actor: Any, justifications: dict[str, str] | None) -> Claim:
     claim = lock_claim(claim_id)
     ensure_claimant(claim, actor)
     if claim.status in (S.SUBMITTED, S.IN_APPROVAL):
@@ -118,10 +151,12 @@ def claim_submit(*, claim_id: int, actor: Any, justifications: dict[str, str] | 
     hits = evaluate_claim(claim)
     blocks = [h for h in hits if h.severity == BLOCK]
     if blocks:
-        raise PolicyBlocked(
+        refused = PolicyBlocked(
             _("The claim cannot be submitted: %(reasons)s") % {"reasons": " ".join(h.message for h in blocks)},
             fields={"policy": [h.message for h in blocks]},
         )
+        refused.duplicate_lines = [h.line_id for h in blocks if h.code == "duplicate_invoice" and h.line_id]
+        raise refused
     justifications = {k: (v or "").strip() for k, v in (justifications or {}).items()}
     warnings = [h for h in hits if h.severity == WARN]
     missing = [h for h in warnings if not justifications.get(h.key)]
