@@ -40,6 +40,9 @@ DEFAULT_LIMITS = {
     "im": RateLimit(per_second=50, per_minute=1000),
 }
 PAGE_SIZE = 50  # the contact APIs' maximum
+# Outbound calls run inside an outbox lease (60 s by default): wait little there and let the outbox retry
+# later; a directory sync (a Celery task of its own) may wait longer for a window to free up.
+MAX_WAIT = {"approval": 3.0, "im": 3.0}
 
 
 class FeishuError(VendorError):
@@ -87,7 +90,10 @@ class FeishuApi:
         self.base_url = (base_url or FEISHU_BASE_URL).rstrip("/")
         self.app_id, self.app_secret = app_id, app_secret
         self.tokens = TokenCache(f"feishu:{key}:{app_id}:tenant", self._fetch_token)
-        self.limiters = {name: RateLimiter(f"feishu:{key}:{name}", limit) for name, limit in limits().items()}
+        self.limiters = {
+            name: RateLimiter(f"feishu:{key}:{name}", limit, max_wait=MAX_WAIT.get(name, 65.0))
+            for name, limit in limits().items()
+        }
 
     # --- plumbing --------------------------------------------------------------------------------------
     def _send(self, api: str, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -100,7 +106,7 @@ class FeishuApi:
                 method, self.base_url + path, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
             )
 
-        return backoff_call(send, _limited)
+        return backoff_call(send, _limited, max_sleep=MAX_WAIT.get(api, 10.0))
 
     def _fetch_token(self) -> tuple[str, int]:
         response = self._send(
