@@ -145,6 +145,23 @@ def test_a_targeted_refetch_reads_one_person_and_notices_one_who_left(fake_feish
     assert Department.objects.filter(name="销售部 Sales & BD").exists()
 
 
+def test_the_client_side_limit_keeps_under_feishu_s_and_a_400_99991400_is_waited_out(fake_feishu, settings):
+    settings.BAOXIAO_FEISHU_RATE_LIMITS = {"contact": {"per_second": 5}}
+    fake_feishu.per_second = 10  # the gateway's limit per API, stricter than Feishu's real one
+    template = fake_feishu.users[3]
+    fake_feishu.users = fake_feishu.users + [
+        copy.deepcopy(template) | {"open_id": f"ou_q{n}", "employee_no": f"Q{n}", "orders": []} for n in range(300)
+    ]
+    fake_feishu.fail("departments", "rate_limited_400")  # Feishu also limits with HTTP 400 and code 99991400
+    connector = make_connector(fake_feishu)
+    started = time.perf_counter()
+    run = directory_sync(connector_id=connector.pk)
+    assert run.status == SyncRun.Status.SUCCEEDED, run.message
+    assert fake_feishu.limited == 0  # our limiter never let the gateway refuse a call
+    calls = fake_feishu.count("/contact/")
+    assert calls >= 12 and time.perf_counter() - started >= (calls - 5) / 5
+
+
 def test_five_thousand_people_sync_through_paging_and_a_mid_run_429(fake_feishu):
     template = fake_feishu.users[3]
     crowd = []

@@ -75,6 +75,7 @@ class FakeFeishu:
         self.token_requests = 0
         self.calls: list[tuple[str, str, dict[str, list[str]]]] = []
         self.per_second: int | None = None  # the server-side limit per API path, like the gateway's
+        self.limited = 0  # calls the gateway limit refused
         self._window: dict[tuple[str, int], int] = defaultdict(int)
         self._faults: list[dict[str, Any]] = []
         self.definitions: dict[str, dict[str, Any]] = {}
@@ -146,6 +147,7 @@ class FakeFeishu:
         key = (re.sub(r"/(od|ou)[-_][^/]+", "/:id", path), int(time.time()))
         self._window[key] += 1
         if self._window[key] > self.per_second:
+            self.limited += 1
             raise error("rate_limited")
 
     def _token(self, data: dict[str, Any]):
