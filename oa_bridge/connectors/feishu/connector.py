@@ -167,14 +167,16 @@ class FeishuConnector(BaseConnector):
 
     def _quick_action(self, document: dict[str, Any]) -> InboundMessage:
         action = str(document.get("action_type") or "")
-        key = f"approval-action:{document.get('instance_id')}:{document.get('task_id')}:{action}"
+        approver = str(document.get("open_id") or document.get("user_id") or "")
+        # Once per instance, task, action and person: a refused click by someone else does not block the approver.
+        key = f"approval-action:{document.get('instance_id')}:{document.get('task_id')}:{action}:{approver}"
         raw = {k: v for k, v in document.items() if k != "token"}
         decision = QUICK_ACTIONS.get(action)
         if decision is None:
             return InboundMessage(key, f"feishu.approval_action.{action}"[:100], {}, raw)
         data = {
             "decision": decision,
-            "approver": str(document.get("open_id") or document.get("user_id") or ""),
+            "approver": approver,
             "task_id": document.get("task_id"),
             "comment": str(document.get("reason") or ""),
             "instance_id": document.get("instance_id"),
