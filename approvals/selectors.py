@@ -37,7 +37,11 @@ def _delegation_condition(delegations: list[Delegation]) -> Q | None:
 
 
 def delegation_for(*, delegate: Employee, delegator_id: int, claim: Claim) -> Delegation | None:
-    """The delegation letting ``delegate`` act for ``delegator_id`` on this claim today, if any."""
+    """The delegation letting ``delegate`` act for ``delegator_id`` on this claim today, if any.
+
+    Never on the delegate's own claim: a delegation does not let anyone approve their own expenses."""
+    if claim.claimant_id == delegate.pk:
+        return None
     for delegation in active_delegations_to(delegate):
         if delegation.delegator_id != delegator_id:
             continue
@@ -56,7 +60,8 @@ def inbox_tasks(user: Any, *, include_delegated: bool = True) -> QuerySet[Approv
     if include_delegated:
         delegated = _delegation_condition(active_delegations_to(employee))
         if delegated is not None:
-            condition |= delegated
+            # As delegation_for: a delegate never gets the tasks of their own claims.
+            condition |= delegated & ~Q(claim__claimant=employee)
     return ApprovalTask.objects.filter(condition, status=TaskStatus.PENDING).select_related(
         "claim", "claim__claimant", "claim__claimant__department", "assignee", "step"
     )
