@@ -28,7 +28,8 @@ def _delegation_condition(delegations: list[Delegation]) -> Q | None:
     """Tasks of the delegators, limited to claims with a line in the delegated categories when set."""
     condition = None
     for delegation in delegations:
-        part = Q(assignee_id=delegation.delegator_id)
+        # Never the tasks of the delegate's own claims (as delegation_for): nobody approves their own expenses.
+        part = Q(assignee_id=delegation.delegator_id) & ~Q(claim__claimant_id=delegation.delegate_id)
         category_ids = [c.pk for c in delegation.categories.all()]
         if category_ids:
             part &= Q(Exists(ClaimLine.objects.filter(claim_id=OuterRef("claim_id"), category_id__in=category_ids)))
@@ -60,8 +61,7 @@ def inbox_tasks(user: Any, *, include_delegated: bool = True) -> QuerySet[Approv
     if include_delegated:
         delegated = _delegation_condition(active_delegations_to(employee))
         if delegated is not None:
-            # As delegation_for: a delegate never gets the tasks of their own claims.
-            condition |= delegated & ~Q(claim__claimant=employee)
+            condition |= delegated
     return ApprovalTask.objects.filter(condition, status=TaskStatus.PENDING).select_related(
         "claim", "claim__claimant", "claim__claimant__department", "assignee", "step"
     )

@@ -37,6 +37,7 @@ def test_a_delegate_cannot_approve_their_own_claim_through_the_api(delegated):
     me, mine, theirs = delegated
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=me.user).key}")
+    assert api.get(f"/api/v1/approval-tasks/{mine.pk}/").status_code == 404
     assert api.post(f"/api/v1/approval-tasks/{mine.pk}/approve/", {}, format="json").status_code == 404
     mine.refresh_from_db()
     assert mine.status == TaskStatus.PENDING
