@@ -109,7 +109,7 @@ def build_world(demo_company: dict[str, Any]) -> World:
         actor=people["zhoujing"].user, delegate=people["wuhao"], starts_on=today, ends_on=today + datetime.timedelta(3)
     )
     o["notification"] = Notification.objects.filter(recipient=world.users["manager"]).order_by("pk").first()
-    o["foreign_notification"] = Notification.objects.exclude(recipient=world.users["manager"]).order_by("pk").first()
+    o["foreign_notification"] = Notification.objects.filter(recipient=people["zhoujing"].user).order_by("pk").first()
     assert o["notification"] and o["foreign_notification"] and Delegation.objects.count() == 2
     assert PayeeAccount.objects.filter(bank_name="Canary Bank").count() == len(CANARY_ACCOUNT)
     return world
