@@ -73,8 +73,18 @@ def connection_kept_open():
         request_finished.connect(close_old_connections)
 
 
-def fuzz_role(schema: Any, *, token: str | None, max_examples: int) -> list[OperationResult]:
-    """Every operation, ``max_examples`` generated cases each, as the holder of ``token`` (None: anonymous)."""
+def fuzz_role(
+    schema: Any,
+    *,
+    token: str | None,
+    max_examples: int,
+    secrets: list[str] = (),
+    allow_clear: set[str] = frozenset(),
+) -> list[OperationResult]:
+    """Every operation, ``max_examples`` generated cases each, as the holder of ``token`` (None: anonymous).
+
+    A response containing one of ``secrets`` (canary bank and ID numbers) fails, except for the operations
+    named in ``allow_clear`` (labels such as ``POST /finance/batches/{batch_id}/export/``)."""
     headers = {"Authorization": f"Token {token}"} if token else {}
     results = []
     for found in schema.get_all_operations():
@@ -83,11 +93,21 @@ def fuzz_role(schema: Any, *, token: str | None, max_examples: int) -> list[Oper
         results.append(result)
 
         with connection_kept_open():
-            _run_operation(operation, result, headers=headers, max_examples=max_examples)
+            _run_operation(
+                operation, result, headers=headers, max_examples=max_examples, secrets=secrets, allow_clear=allow_clear
+            )
     return results
 
 
-def _run_operation(operation: Any, result: OperationResult, *, headers: dict, max_examples: int) -> None:
+def _run_operation(
+    operation: Any,
+    result: OperationResult,
+    *,
+    headers: dict,
+    max_examples: int,
+    secrets: list[str],
+    allow_clear: set[str],
+) -> None:
     @settings(
         max_examples=max_examples,
         derandomize=True,
@@ -104,6 +124,9 @@ def _run_operation(operation: Any, result: OperationResult, *, headers: dict, ma
                 response = case.call(headers=headers)
                 result.statuses[response.status_code] += 1
                 case.validate_response(response, checks=CHECKS, headers=headers)
+                clear = [secret for secret in secrets if secret in response.text]
+                if clear and not (allow_clear and case.operation.label in allow_clear):
+                    raise AssertionError(f"bank or ID numbers in clear: {clear}")
             except (Exception, BaseExceptionGroup) as exc:  # every failure is collected for the summary
                 result.failures.append(f"{case.method} {case.formatted_path} -> {_describe(exc)}")
             finally:
