@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format messages worker beat clean help bench
+.PHONY: run test lint format messages worker beat clean help bench fuzz bandit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,9 +36,16 @@ test: $(VENV)/.installed-test  ## install the test tools, then ruff and pytest (
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed-test  ## ruff only
+lint: $(VENV)/.installed-test  ## ruff and bandit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) bandit
+
+bandit: $(VENV)/.installed-test  ## security lint of the application packages (medium severity and above)
+	$(BIN)/bandit -q -r config org reimbursement approvals audit oa_bridge -c pyproject.toml -ll
+
+fuzz: $(VENV)/.installed-test  ## schemathesis over the whole API for each role, FUZZ_MAX_EXAMPLES (100) cases per operation
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} FUZZ_SUMMARY=1 $(BIN)/python -m pytest tests/fuzz/test_api_fuzz.py -p no:cacheprovider -q $(PYTEST_ARGS)
 
 format: $(VENV)/.installed-test  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -249,7 +249,7 @@ def _rows_by_id(model, ids: list[int]) -> dict:
     if not ids:
         return {}
     table, pk = model._meta.db_table, model._meta.pk.column
-    sql = f"SELECT * FROM {table} WHERE {pk} IN ({', '.join(['%s'] * len(ids))})"  # noqa: S608 - names from the model
+    sql = f"SELECT * FROM {table} WHERE {pk} IN ({', '.join(['%s'] * len(ids))})"  # noqa: S608 - names from the model  # nosec B608
     return {row.pk: row for row in model.objects.raw(sql, ids)}
 
 
@@ -267,7 +267,7 @@ _CHAIN_SQL = f"""
         WHERE chain.depth < %s
     )
     SELECT e.* FROM chain JOIN {_EMPLOYEES} e ON e.id = chain.id WHERE chain.depth > 0 ORDER BY chain.depth
-"""  # noqa: S608 - table names come from the models, values are parameters
+"""  # noqa: S608 - table names come from the models, values are parameters  # nosec B608
 
 _ROLE_SQL = f"""
     SELECT e.* FROM {_EMPLOYEES} e
@@ -275,7 +275,7 @@ _ROLE_SQL = f"""
     JOIN {_GROUPS} g ON g.id = ug.group_id
     WHERE g.name = %s AND e.active = %s
     ORDER BY e.employee_no
-"""  # noqa: S608 - table names come from the models, values are parameters
+"""  # noqa: S608 - table names come from the models, values are parameters  # nosec B608
 
 
 class OrgLookups:

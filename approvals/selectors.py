@@ -28,7 +28,8 @@ def _delegation_condition(delegations: list[Delegation]) -> Q | None:
     """Tasks of the delegators, limited to claims with a line in the delegated categories when set."""
     condition = None
     for delegation in delegations:
-        part = Q(assignee_id=delegation.delegator_id)
+        # Never the tasks of the delegate's own claims (as delegation_for): nobody approves their own expenses.
+        part = Q(assignee_id=delegation.delegator_id) & ~Q(claim__claimant_id=delegation.delegate_id)
         category_ids = [c.pk for c in delegation.categories.all()]
         if category_ids:
             part &= Q(Exists(ClaimLine.objects.filter(claim_id=OuterRef("claim_id"), category_id__in=category_ids)))
@@ -37,7 +38,11 @@ def _delegation_condition(delegations: list[Delegation]) -> Q | None:
 
 
 def delegation_for(*, delegate: Employee, delegator_id: int, claim: Claim) -> Delegation | None:
-    """The delegation letting ``delegate`` act for ``delegator_id`` on this claim today, if any."""
+    """The delegation letting ``delegate`` act for ``delegator_id`` on this claim today, if any.
+
+    Never on the delegate's own claim: a delegation does not let anyone approve their own expenses."""
+    if claim.claimant_id == delegate.pk:
+        return None
     for delegation in active_delegations_to(delegate):
         if delegation.delegator_id != delegator_id:
             continue

@@ -297,6 +297,8 @@ SPECTACULAR_SETTINGS = {
     # Separate request and response components, so a generated client knows what it sends and receives.
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The enum hook is drf-spectacular's default; ours documents the errors every operation of a kind gives.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.api.document_shared_errors"],
     # Swagger UI from this server's static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -35,5 +35,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
 ]
 
+handler404 = "config.views.page_not_found"
+
 admin.site.site_header = "Baoxiao"
 admin.site.site_title = "Baoxiao"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -25,3 +27,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if settings.REDIS_URL:
         body["worker_heartbeat_age_s"] = worker_heartbeat_age()
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: under /api/ an unknown address answers in the API's one error shape (a client reading
+    JSON would choke on the HTML page); everywhere else Django's page from templates/404.html."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": _("Not found."), "fields": {}}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)

@@ -48,7 +48,7 @@ def manager_chain(employee: Employee, *, levels: int = MAX_CHAIN_DEPTH) -> list[
             WHERE chain.depth < %s
         )
         SELECT id, depth FROM chain WHERE depth > 0 ORDER BY depth
-    """  # noqa: S608 - the table name comes from the model, values are parameters
+    """  # noqa: S608 - the table name comes from the model, values are parameters  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [employee.pk, levels])
         rows = cursor.fetchall()

@@ -144,7 +144,7 @@ def _check_xml(upload: UploadedFile, name: str) -> None:
 
     upload.seek(0)
     try:
-        ElementTree.parse(io.BytesIO(upload.read()))  # noqa: S314 - DOCTYPE and ENTITY were refused above
+        ElementTree.parse(io.BytesIO(upload.read()))  # noqa: S314 - DOCTYPE and ENTITY were refused above  # nosec B314
     except ElementTree.ParseError:
         raise UploadRejected(_("%(name)s is not well-formed XML.") % {"name": name}) from None
     finally:

@@ -109,7 +109,7 @@ class LineListView(APIView):
         summary="Add a line",
         description="The FX rate is looked up for the date and currency unless you give one with a reason.",
         request=s.LineInputSerializer,
-        responses={201: s.LineSerializer, **error_responses(400, 401, 404, 409, 422)},
+        responses={201: s.LineSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
     )
     @idempotent
     def post(self, request: Request, claim_id: int) -> Response:
@@ -136,7 +136,7 @@ class LineDetailView(APIView):
         summary="Change a line",
         description="Fields not sent keep their values. Only while the claim is editable; 409 otherwise.",
         request=s.LineInputSerializer,
-        responses={200: s.LineSerializer, **error_responses(400, 401, 404, 409)},
+        responses={200: s.LineSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def patch(self, request: Request, claim_id: int, line_id: int) -> Response:
         line = visible_line(request.user, claim_id, line_id)
@@ -150,7 +150,7 @@ class LineDetailView(APIView):
         operation_id="claims_lines_destroy",
         tags=TAG,
         summary="Remove a line and its files",
-        responses={204: None, **error_responses(401, 404, 409)},
+        responses={204: None, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, claim_id: int, line_id: int) -> Response:
         line = visible_line(request.user, claim_id, line_id)
@@ -179,7 +179,7 @@ class AttachmentListView(APIView):
         description="multipart/form-data with the file in `file`. The content must match the extension; SVG, "
         "HTML, scripts and archives are refused, as are files above the size limit.",
         request={"multipart/form-data": s.AttachmentUploadSerializer},
-        responses={201: s.AttachmentSerializer, **error_responses(400, 401, 404, 409, 413, 422)},
+        responses={201: s.AttachmentSerializer, **error_responses(400, 401, 403, 404, 409, 413, 422)},
     )
     @idempotent
     def post(self, request: Request, claim_id: int, line_id: int) -> Response:
@@ -209,7 +209,7 @@ class AttachmentDetailView(APIView):
         operation_id="claims_lines_attachments_destroy",
         tags=TAG,
         summary="Remove a file",
-        responses={204: None, **error_responses(401, 404, 409)},
+        responses={204: None, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, claim_id: int, line_id: int, attachment_id: int) -> Response:
         attachment = visible_attachment(request.user, claim_id, line_id, attachment_id)

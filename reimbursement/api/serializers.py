@@ -170,9 +170,15 @@ class ClaimDetailSerializer(ClaimSerializer):
     lines = LineSerializer(many=True, read_only=True)
     policy_warnings = PolicyWarningSerializer(many=True, read_only=True)
 
+    # The detail is read without the list's annotation; its lines are prefetched, so count those.
+    line_count = serializers.SerializerMethodField()
+
     class Meta(ClaimSerializer.Meta):
         fields = [*ClaimSerializer.Meta.fields, "lines", "policy_warnings"]
         read_only_fields = fields
+
+    def get_line_count(self, claim: Claim) -> int:
+        return len(claim.lines.all())
 
 
 class PolicyHitSerializer(serializers.Serializer):

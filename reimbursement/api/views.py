@@ -145,7 +145,7 @@ class ClaimDetailView(APIView):
         summary="Change purpose, cost centre or project",
         description="Only while the claim is editable (draft, returned, withdrawn); 409 otherwise.",
         request=s.ClaimHeaderSerializer,
-        responses={200: s.ClaimDetailSerializer, **error_responses(400, 401, 404, 409)},
+        responses={200: s.ClaimDetailSerializer, **error_responses(400, 401, 403, 404, 409)},
     )
     def patch(self, request: Request, claim_id: int) -> Response:
         ensure_visible(request.user, claim_id)
@@ -159,7 +159,7 @@ class ClaimDetailView(APIView):
         operation_id="claims_destroy",
         tags=TAG,
         summary="Delete a draft that was never submitted",
-        responses={204: None, **error_responses(401, 404, 409)},
+        responses={204: None, **error_responses(401, 403, 404, 409)},
     )
     def delete(self, request: Request, claim_id: int) -> Response:
         ensure_visible(request.user, claim_id)
@@ -192,7 +192,7 @@ class ClaimSubmitView(APIView):
         "warnings without a justification as `justification:<key>` in `fields`. Submitting a submitted "
         "claim again changes nothing.",
         request=s.SubmitSerializer,
-        responses={200: s.ClaimDetailSerializer, **error_responses(400, 401, 404, 409, 422)},
+        responses={200: s.ClaimDetailSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
     )
     @idempotent
     def post(self, request: Request, claim_id: int) -> Response:
@@ -212,7 +212,7 @@ class ClaimWithdrawView(APIView):
         summary="Withdraw a submitted claim",
         description="Only before the first approval decision; the claim becomes editable again.",
         request=s.WithdrawSerializer,
-        responses={200: s.ClaimDetailSerializer, **error_responses(400, 401, 404, 409, 422)},
+        responses={200: s.ClaimDetailSerializer, **error_responses(400, 401, 403, 404, 409, 422)},
     )
     @idempotent
     def post(self, request: Request, claim_id: int) -> Response:
