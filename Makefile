@@ -42,7 +42,7 @@ lint: $(VENV)/.installed-test  ## ruff and bandit
 	$(MAKE) bandit
 
 bandit: $(VENV)/.installed-test  ## security lint of the application packages (medium severity and above)
-	$(BIN)/bandit -q -r config org reimbursement approvals audit oa_bridge -c pyproject.toml -ll
+	$(BIN)/bandit -q -r config org reimbursement approvals audit oa_bridge reports -c pyproject.toml -ll
 
 fuzz: $(VENV)/.installed-test  ## schemathesis over the whole API for each role, FUZZ_MAX_EXAMPLES (100) cases per operation
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} FUZZ_SUMMARY=1 $(BIN)/python -m pytest tests/fuzz/test_api_fuzz.py -p no:cacheprovider -q $(PYTEST_ARGS)
