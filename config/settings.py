@@ -360,3 +360,6 @@ BAOXIAO_OA_SANDBOX = env_bool("BAOXIAO_OA_SANDBOX", not PRODUCTION)
 
 # Required services: tests marked postgres/redis fail instead of skipping when this is set (CI).
 BAOXIAO_REQUIRE_SERVICES = env_bool("BAOXIAO_REQUIRE_SERVICES", False)
+# Test-only, never from the environment: True makes lock_claim, the approval-task lock and the payment locks
+# take no row lock (config/locks.py), so tests/races/ can show what the database's constraints guarantee alone.
+BAOXIAO_TEST_DISABLE_ROW_LOCKS = False

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_record
 from config.domain_events import DomainEvent, publish
 from config.errors import ConflictError, NotFoundError
+from config.locks import for_update
 from reimbursement.choices import RELEASED_STATUSES
 from reimbursement.choices import ClaimStatus as S
 from reimbursement.models import Claim, InvoiceRegistration
@@ -41,7 +42,7 @@ def lock_claim(claim_id: int) -> Claim:
     try:
         # Lock the claim row only (not the claimant's or department's rows, which every claim shares).
         return (
-            Claim.objects.select_for_update(of=("self",))
+            for_update(Claim.objects.all(), of=("self",))
             .select_related("claimant", "claimant__department")
             .get(pk=claim_id)
         )
