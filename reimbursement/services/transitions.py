@@ -89,7 +89,7 @@ def claim_transition(
     if target == S.PAID and "paid_at" not in fields:
         claim.paid_at = now
         fields.append("paid_at")
-    claim.save(update_fields=fields)
+    _save_if_unchanged(claim, previous_status=previous, fields=fields)
     if target in RELEASED_STATUSES:
         # A withdrawn, rejected or voided claim no longer holds its invoices.
         InvoiceRegistration.objects.filter(claim=claim).delete()
@@ -118,7 +118,7 @@ def claim_event(
     """Record an event about a locked claim that does not change its state (a task was created or
     decided, a line was cut): next ``seq``, one audit event, one domain event, in this transaction."""
     claim.event_seq += 1
-    claim.save(update_fields=["event_seq", "updated_at"])
+    _save_if_unchanged(claim, previous_status=claim.status, fields=["event_seq", "updated_at"])
     payload = {"seq": claim.event_seq, **(data or {})}
     audit_record(
         action=name,
@@ -130,6 +130,24 @@ def claim_event(
     )
     publish(DomainEvent(name, claim, actor=actor, data=payload))
     return claim
+
+
+def _save_if_unchanged(claim: Claim, *, previous_status: str, fields: list[str]) -> None:
+    """Save ``fields`` only if the row still has the status and ``event_seq`` this change started from.
+
+    Under ``lock_claim`` the condition always holds. It is the database's guard beneath the lock: of two
+    writers that read the same claim without it, PostgreSQL makes the second UPDATE wait for the first to
+    commit, re-checks the condition and updates nothing, so the second gets a 409 instead of a duplicate
+    transition (or an IntegrityError further on). tests/races/ runs every race with the locks disabled.
+    """
+    claim.updated_at = timezone.now()
+    values = {name: getattr(claim, name) for name in fields}
+    moved = Claim.objects.filter(pk=claim.pk, status=previous_status, event_seq=claim.event_seq - 1).update(**values)
+    if moved != 1:
+        raise ConflictError(
+            _("This claim was changed by someone else at the same moment; reload it and try again."),
+            code="concurrent_change",
+        )
 
 
 def _action_label(action: str) -> str:

@@ -23,14 +23,15 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from approvals import services
-from approvals.choices import DECIDED_TASK_STATUSES, FlowStatus, TaskStatus  # noqa: F401
-from approvals.models import ApprovalFlow, ApprovalTask  # noqa: F401
+from approvals.choices import DECIDED_TASK_STATUSES, FlowStatus, TaskStatus
+from approvals.models import ApprovalFlow, ApprovalTask
 from audit.models import AuditEvent
 from oa_bridge.models import Connector, OutboxEvent
+from reimbursement import services as claims
 from reimbursement.choices import ClaimStatus
 from reimbursement.models import Claim
 from tests.races.conftest import connectors, locks_taken
-from tests.races.harness import THREADS, all_at_once, client_for, service_outcome  # noqa: F401
+from tests.races.harness import THREADS, all_at_once, client_for, service_outcome
 from tests.reimbursement.factories import make_claim, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -186,3 +187,37 @@ def test_without_locks_or_connectors_the_conditional_updates_alone_keep_one_deci
     assert AuditEvent.objects.filter(action="approval.task.decided", target_id=str(claim.pk)).count() == 1
     assert ApprovalTask.objects.filter(claim=claim, status=TaskStatus.APPROVED).count() == 1
     assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.APPROVED
+
+
+def test_without_the_lock_concurrent_submits_land_once_and_the_rest_are_409(people, locking):
+    """Fifty concurrent submits of one claim. Without the lock, the claim's conditional UPDATE (by status
+    and ``event_seq``, reimbursement/services/transitions.py) turns every loser into a 409; the unique
+    active-flow and outbox constraints stay beneath it. (Before that guard the losers hit an
+    IntegrityError: a 500 through the API.)"""
+    claim = make_claim(people["lina"], amount=Decimal("60.00"))
+    user = people["lina"].user
+    api = client_for(user)
+
+    def attempt(n: int) -> Callable[[], str]:
+        if n % 2:
+            return lambda: service_outcome(
+                lambda: claims.claim_submit(claim_id=claim.pk, actor=user), lambda _claim: "submitted"
+            )
+
+        def by_api() -> str:
+            response = api.post(f"/api/v1/claims/{claim.pk}/submit/", {}, format="json")
+            return "submitted" if response.status_code == 200 else str(response.status_code)
+
+        return by_api
+
+    outcomes = all_at_once([attempt(n) for n in range(THREADS)])
+    # A submit that finds the claim already submitted is a no-op answered 200 (an idempotent click), or a
+    # 409 once it has moved on to in_approval.
+    assert outcomes["submitted"] >= 1 and set(outcomes) <= {"submitted", CONFLICT}, outcomes
+    assert ApprovalFlow.objects.filter(claim=claim).count() == 1
+    assert ApprovalFlow.objects.filter(claim=claim, status=FlowStatus.ACTIVE).count() == 1
+    assert ApprovalTask.objects.filter(claim=claim, status=TaskStatus.PENDING).count() == 1
+    assert AuditEvent.objects.filter(action="claim.submitted", target_id=str(claim.pk)).count() == 1
+    rows = OutboxEvent.objects.filter(type="com.baoxiao.claim.routed", subject=str(claim.pk))
+    assert rows.count() == connectors()
+    print(f"\n[{locking}] concurrent submits: {dict(outcomes)}")
