@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -89,7 +90,8 @@ def claim_transition(
     if target == S.PAID and "paid_at" not in fields:
         claim.paid_at = now
         fields.append("paid_at")
-    _save_if_unchanged(claim, previous_status=previous, fields=fields)
+    _ensure_unchanged(claim, status=previous, event_seq=claim.event_seq - 1)
+    claim.save(update_fields=fields)
     if target in RELEASED_STATUSES:
         # A withdrawn, rejected or voided claim no longer holds its invoices.
         InvoiceRegistration.objects.filter(claim=claim).delete()
@@ -118,7 +120,8 @@ def claim_event(
     """Record an event about a locked claim that does not change its state (a task was created or
     decided, a line was cut): next ``seq``, one audit event, one domain event, in this transaction."""
     claim.event_seq += 1
-    _save_if_unchanged(claim, previous_status=claim.status, fields=["event_seq", "updated_at"])
+    _ensure_unchanged(claim, status=claim.status, event_seq=claim.event_seq - 1)
+    claim.save(update_fields=["event_seq", "updated_at"])
     payload = {"seq": claim.event_seq, **(data or {})}
     audit_record(
         action=name,
@@ -132,18 +135,18 @@ def claim_event(
     return claim
 
 
-def _save_if_unchanged(claim: Claim, *, previous_status: str, fields: list[str]) -> None:
-    """Save ``fields`` only if the row still has the status and ``event_seq`` this change started from.
+def _ensure_unchanged(claim: Claim, *, status: str, event_seq: int) -> None:
+    """Raise ConflictError unless the row still has the status and ``event_seq`` this change started from.
 
-    Under ``lock_claim`` the condition always holds. It is the database's guard beneath the lock: of two
-    writers that read the same claim without it, PostgreSQL makes the second UPDATE wait for the first to
-    commit, re-checks the condition and updates nothing, so the second gets a 409 instead of a duplicate
-    transition (or an IntegrityError further on). tests/races/ runs every race with the locks disabled.
+    Under ``lock_claim`` the condition always holds. It is the database's guard beneath the lock: the
+    UPDATE rewrites nothing but takes the row, so of two writers that read the same claim without the
+    lock, PostgreSQL makes the second wait for the first to commit, re-checks the condition and matches
+    nothing; the second gets a 409 instead of a duplicate transition (or an IntegrityError further on).
+    The real write stays a ``save()`` so the field history (django-auditlog) sees it. tests/races/ runs
+    every race with the locks disabled.
     """
-    claim.updated_at = timezone.now()
-    values = {name: getattr(claim, name) for name in fields}
-    moved = Claim.objects.filter(pk=claim.pk, status=previous_status, event_seq=claim.event_seq - 1).update(**values)
-    if moved != 1:
+    guard = Claim.objects.filter(pk=claim.pk, status=status, event_seq=event_seq)
+    if guard.update(event_seq=F("event_seq")) != 1:
         raise ConflictError(
             _("This claim was changed by someone else at the same moment; reload it and try again."),
             code="concurrent_change",
