@@ -371,3 +371,7 @@ BAOXIAO_EXPORT_RETENTION_DAYS = env_int("BAOXIAO_EXPORT_RETENTION_DAYS", 7)
 BAOXIAO_EXPORT_DIRECT_MAX_ROWS = env_int("BAOXIAO_EXPORT_DIRECT_MAX_ROWS", 5000)
 # A PDF is for reading: above this many rows, ask for CSV or XLSX instead.
 BAOXIAO_EXPORT_PDF_MAX_ROWS = env_int("BAOXIAO_EXPORT_PDF_MAX_ROWS", 20000)
+
+# Test-only, never from the environment: True makes lock_claim, the approval-task lock and the payment locks
+# take no row lock (config/locks.py), so tests/races/ can show what the database's constraints guarantee alone.
+BAOXIAO_TEST_DISABLE_ROW_LOCKS = False

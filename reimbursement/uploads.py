@@ -8,6 +8,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -30,8 +31,19 @@ ALLOWED_EXTENSIONS = {
 # An OFD is a zip; these bound what we are willing to open to look inside.
 OFD_MAX_MEMBERS = 2000
 OFD_MAX_UNCOMPRESSED = 200 * 1024 * 1024
-_ACTIVE_PDF = re.compile(rb"/JavaScript|/JS\s*[(<]|/Launch|/EmbeddedFile")
-_ACTIVE_MARKUP = re.compile(rb"<\s*(script|svg|html|iframe|object|embed)\b|<!DOCTYPE|<!ENTITY|javascript:", re.I)
+_ACTIVE_PDF = re.compile(rb"/JavaScript|/JS\s*[(<]|/Launch|/EmbeddedFile|/RichMedia|/XFA")
+_ACTIVE_MARKUP = re.compile(
+    rb"<\s*(script|svg|html|iframe|object|embed)\b|<!DOCTYPE|<!ENTITY|javascript:|<\?xml-stylesheet|XInclude", re.I
+)
+# PDF names may spell any character as #xx (/J#61vaScript is /JavaScript): decoded before the scan.
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_PDF_STREAM = re.compile(rb"stream\r?\n")
+# What we inflate of a PDF's compressed streams to look for actions hidden in object streams.
+PDF_MAX_INFLATED = 50 * 1024 * 1024
+# More pixels than any receipt photo; a "pixel bomb" would exhaust whoever decodes it (thumbnails, browsers).
+MAX_IMAGE_PIXELS = 100_000_000
+# The antivirus test file (EICAR): refusing it lets an operator check that uploads are screened at all.
+_EICAR = rb"EICAR-STANDARD-ANTIVIRUS-TEST-FILE"
 
 
 class UploadRejected(ApplicationError):
@@ -131,12 +143,77 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
             if _ACTIVE_MARKUP.search(scan_tail + chunk):
                 raise UploadRejected(_("%(name)s contains markup or script and is refused.") % {"name": name})
         elif sniffed == "application/pdf" and _ACTIVE_PDF.search(scan_tail + chunk):
-            raise UploadRejected(_("%(name)s contains scripts or embedded files and is refused.") % {"name": name})
+            raise _active_pdf(name)
         scan_tail = chunk[-64:]
     upload.seek(0)
+    _check_whole(upload, name, sniffed)
     if sniffed == "application/xml":
         _check_xml(upload, name)
     return CheckedUpload(sniffed, extension, size, digest.hexdigest(), name)
+
+
+def _check_whole(upload: UploadedFile, name: str, sniffed: str) -> None:
+    """Checks that need the whole file (at most the upload limit, already enforced): a second file hidden
+    inside or after the first (a polyglot), a truncated or active PDF, a pixel bomb, the EICAR test file."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    if _EICAR in data:
+        raise UploadRejected(
+            _("%(name)s carries the antivirus test signature (EICAR) and is refused.") % {"name": name}
+        )
+    if sniffed != "application/ofd" and zipfile.is_zipfile(io.BytesIO(data)):
+        # A zip's directory sits at its end, so a JPEG or PDF with a zip appended opens as both (GIFAR).
+        raise UploadRejected(_("%(name)s hides another file (an archive) and is refused.") % {"name": name})
+    if sniffed == "application/pdf":
+        _check_pdf(data, name)
+    elif sniffed.startswith("image/"):
+        _check_pixels(data, name)
+
+
+def _check_pdf(data: bytes, name: str) -> None:
+    if _ACTIVE_MARKUP.search(data):
+        raise UploadRejected(_("%(name)s contains markup or script and is refused.") % {"name": name})
+    if b"%%EOF" not in data[-1024:]:
+        raise UploadRejected(_("%(name)s is incomplete (the PDF ends early); upload the whole file.") % {"name": name})
+    if _pdf_is_active(data):
+        raise _active_pdf(name)
+    # Actions can hide in compressed object streams (PDF 1.5): inflate them, within a budget, and look again.
+    budget = PDF_MAX_INFLATED
+    view = memoryview(data)
+    for match in _PDF_STREAM.finditer(data):
+        if budget <= 0:
+            break
+        end = data.find(b"endstream", match.end())
+        try:
+            inflated = zlib.decompressobj().decompress(view[match.end() : end if end >= 0 else len(data)], budget)
+        except zlib.error:
+            continue  # not a Flate stream (an image, a font in another filter): nothing to read
+        budget -= len(inflated)
+        if _pdf_is_active(inflated):
+            raise _active_pdf(name)
+
+
+def _pdf_is_active(data: bytes) -> bool:
+    return bool(_ACTIVE_PDF.search(_PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)))
+
+
+def _active_pdf(name: str) -> UploadRejected:
+    return UploadRejected(_("%(name)s contains scripts or embedded files and is refused.") % {"name": name})
+
+
+def _check_pixels(data: bytes, name: str) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only, decodes nothing
+            pixels = image.width * image.height
+    except Image.DecompressionBombError:
+        pixels = MAX_IMAGE_PIXELS + 1
+    except Exception:  # noqa: BLE001 - not an image Pillow knows: the magic bytes were checked already
+        return
+    if pixels > MAX_IMAGE_PIXELS:
+        raise UploadRejected(_("%(name)s has too many pixels for a receipt; upload a smaller image.") % {"name": name})
 
 
 def _check_xml(upload: UploadedFile, name: str) -> None:

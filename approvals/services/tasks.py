@@ -21,6 +21,7 @@ from approvals.models import ApprovalStep, ApprovalTask, ClaimComment
 from approvals.selectors import delegation_for
 from approvals.services.flows import announce_task, flow_advance, flow_finish
 from config.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError
+from config.locks import for_update
 from org.models import Employee
 from reimbursement.models import Claim
 from reimbursement.services import claim_event, claim_transition, line_set_approved_amount, lock_claim
@@ -43,9 +44,7 @@ def _act(task_id: int, actor: Any, *, require_pending: bool = True) -> Acting:
         raise NotFoundError(_("This task does not exist."))
     claim = lock_claim(claim_id)
     task = (
-        ApprovalTask.objects.select_for_update(of=("self",))
-        .select_related("step", "step__flow", "assignee")
-        .get(pk=task_id)
+        for_update(ApprovalTask.objects, of=("self",)).select_related("step", "step__flow", "assignee").get(pk=task_id)
     )
     employee = getattr(actor, "employee", None)
     if employee is None:

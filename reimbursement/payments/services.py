@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 
 from audit.services import audit_record
 from config.errors import ApplicationError, ConflictError, NotFoundError
+from config.locks import for_update
 from org.choices import Role
 from org.selectors import user_roles
 from reimbursement.choices import ClaimStatus
@@ -78,7 +79,7 @@ def _required_text(value: str, field: str, message: str, max_length: int) -> str
 
 def _lock_batch(batch_id: int) -> PaymentBatch:
     try:
-        return PaymentBatch.objects.select_for_update().get(pk=batch_id)
+        return for_update(PaymentBatch.objects).get(pk=batch_id)
     except PaymentBatch.DoesNotExist:
         raise NotFoundError(_("This payment batch does not exist.")) from None
 
@@ -374,7 +375,7 @@ def payment_mark_failed(*, payment_id: int, actor: Any, reason: str) -> Payment:
     batch = _lock_batch(batch_id)
     claim_id = Payment.objects.values_list("claim_id", flat=True).get(pk=payment_id)
     claim = lock_claim(claim_id)
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    payment = for_update(Payment.objects).get(pk=payment_id)
     if payment.status == PaymentStatus.FAILED:
         return payment
     if payment.status == PaymentStatus.PAID:

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from audit.services import audit_record
 from config.domain_events import DomainEvent, publish
 from config.errors import ConflictError, NotFoundError
+from config.locks import for_update
 from reimbursement.choices import RELEASED_STATUSES
 from reimbursement.choices import ClaimStatus as S
 from reimbursement.models import Claim, InvoiceRegistration
@@ -41,7 +42,7 @@ def lock_claim(claim_id: int) -> Claim:
     try:
         # Lock the claim row only (not the claimant's or department's rows, which every claim shares).
         return (
-            Claim.objects.select_for_update(of=("self",))
+            for_update(Claim.objects.all(), of=("self",))
             .select_related("claimant", "claimant__department")
             .get(pk=claim_id)
         )
@@ -88,7 +89,7 @@ def claim_transition(
     if target == S.PAID and "paid_at" not in fields:
         claim.paid_at = now
         fields.append("paid_at")
-    _write(claim, fields, now)
+    _write(claim, fields, now, status=previous, event_seq=claim.event_seq - 1)
     if target in RELEASED_STATUSES:
         # A withdrawn, rejected or voided claim no longer holds its invoices.
         InvoiceRegistration.objects.filter(claim=claim).delete()
@@ -117,7 +118,7 @@ def claim_event(
     """Record an event about a locked claim that does not change its state (a task was created or
     decided, a line was cut): next ``seq``, one audit event, one domain event, in this transaction."""
     claim.event_seq += 1
-    _write(claim, ["event_seq", "updated_at"], timezone.now())
+    _write(claim, ["event_seq", "updated_at"], timezone.now(), status=claim.status, event_seq=claim.event_seq - 1)
     payload = {"seq": claim.event_seq, **(data or {})}
     audit_record(
         action=name,
@@ -131,11 +132,25 @@ def claim_event(
     return claim
 
 
-def _write(claim: Claim, fields: list[str], now: Any) -> None:
-    """Save the bookkeeping of a transition in one UPDATE. Not ``save()``: its django-auditlog hook reads the
-    row again and logs state and sequence changes the audit event of the transition already records."""
+def _write(claim: Claim, fields: list[str], now: Any, *, status: str, event_seq: int) -> None:
+    """Save a transition's bookkeeping in one conditional UPDATE; ConflictError unless the row still has the
+    status and ``event_seq`` this change started from.
+
+    Under ``lock_claim`` the condition always holds. It is the database's guard beneath the lock: of two
+    writers that read the same claim without the lock, PostgreSQL makes the second wait for the first to
+    commit, re-checks the condition and matches nothing; the second gets a 409 instead of a duplicate
+    transition (or an IntegrityError further on). tests/races/ runs every race with the locks disabled.
+
+    Not ``save()``: its django-auditlog hook would read the row again and log state and sequence changes
+    that the transition's audit event already records (with from and to).
+    """
     claim.updated_at = now
-    Claim.objects.filter(pk=claim.pk).update(**{name: getattr(claim, name) for name in fields})
+    guarded = Claim.objects.filter(pk=claim.pk, status=status, event_seq=event_seq)
+    if guarded.update(**{name: getattr(claim, name) for name in fields}) != 1:
+        raise ConflictError(
+            _("This claim was changed by someone else at the same moment; reload it and try again."),
+            code="concurrent_change",
+        )
 
 
 def _action_label(action: str) -> str:

@@ -2,115 +2,50 @@
 other attempt a 409 (or a no-op for a repeated "paid"), never a 500.
 
 Each scenario starts 50 threads at one barrier, mixing three finance people, the API and the services.
-Then again with the application's locks switched off (``lock_claim`` wherever it is bound, and every
-``select_for_update``): the partial unique constraint ``payment_one_live_per_claim`` alone still allows one
-live payment per claim, and the conditional UPDATEs in batch_mark_paid still pay each claim once.
+Then again with the application's row locks switched off (settings.BAOXIAO_TEST_DISABLE_ROW_LOCKS:
+``lock_claim``, the batch and payment locks): the partial unique constraint ``payment_one_live_per_claim``
+alone still allows one live payment per claim, and the conditional UPDATEs in batch_mark_paid still pay each claim once.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import IntegrityError, connection
-from django.db.models import QuerySet
+from django.db import IntegrityError
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from config.errors import ApplicationError, NotFoundError
-from oa_bridge.models import Connector, OutboxEvent
+from oa_bridge.models import OutboxEvent
 from reimbursement.choices import ClaimStatus
-from reimbursement.models import Claim, Payment, PaymentBatch, PaymentBatchStatus, PaymentStatus
+from reimbursement.models import Claim, PayeeAccount, Payment, PaymentBatch, PaymentBatchStatus, PaymentStatus
 from reimbursement.payments import services
-from reimbursement.services import transitions
-from tests.finance.conftest import approved_claim
+from tests.finance.conftest import ACCOUNTS, approved_claim, bank_account
+from tests.races.conftest import connectors, locks_taken
+from tests.races.harness import THREADS, all_at_once, client_for, service_outcome
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-THREADS = 50
 FINANCE = ("sunli", "caihong", "dengyi")
 DONE = "done"
 NO_OP = "no-op"
 
 
-def all_at_once(attempts: list[Callable[[], str]]) -> Counter:
-    """Run each attempt in its own thread, all released by one barrier; count what they answered."""
-    barrier = threading.Barrier(len(attempts))
-    outcomes: list[str] = [""] * len(attempts)
-
-    def run(index: int, attempt: Callable[[], str]) -> None:
-        try:
-            barrier.wait(timeout=60)
-            outcomes[index] = attempt()
-        except Exception as exc:  # anything unexpected is counted, never lost in a thread
-            outcomes[index] = f"raised {type(exc).__name__}: {exc}"[:200]
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(attempts)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck"
-    return Counter(outcomes)
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.raise_request_exception = False  # a server error is an answer to count: 500
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    return client
-
-
-def _unlocked_claim(claim_id: int) -> Claim:
-    """lock_claim without the lock: a plain read."""
-    claim = Claim.objects.select_related("claimant", "claimant__department").filter(pk=claim_id).first()
-    if claim is None:
-        raise NotFoundError("This claim does not exist.")
-    return claim
-
-
-def disable_locks(monkeypatch) -> list[str]:
-    """Replace lock_claim wherever the name is bound and make every select_for_update a plain SELECT."""
-    original = transitions.lock_claim
-    patched = []
-    for name, module in list(sys.modules.items()):
-        if getattr(module, "lock_claim", None) is original:
-            monkeypatch.setattr(module, "lock_claim", _unlocked_claim)
-            patched.append(name)
-    assert "reimbursement.payments.services" in patched
-    monkeypatch.setattr(QuerySet, "select_for_update", lambda self, *args, **kwargs: self)
-    return patched
-
-
 @pytest.fixture
-def people(with_accounts, settings):
-    settings.BAOXIAO_OUTBOX_DELIVER_ON_COMMIT = False
-    assert Connector.objects.filter(enabled=True, deliver_events=True).exists()
-    return with_accounts
-
-
-@pytest.fixture(params=["app lock", "database only"])
-def locking(request, monkeypatch):
-    if request.param == "database only":
-        disable_locks(monkeypatch)
-    return request.param
+def people(demo_company, settings):
+    """The demo company with the finance fixtures' bank accounts (tests/finance/conftest.py)."""
+    settings.BAOXIAO_OUTBOX_DELIVER_ON_COMMIT = False  # outbox rows are what we count; nothing is sent
+    assert connectors() >= 1
+    PayeeAccount.objects.all().delete()
+    for username in ACCOUNTS:
+        bank_account(demo_company[username])
+    return demo_company
 
 
 def approved_claims(people, count: int = 3) -> list[Claim]:
     names = ["zhangwei", "lina", "wangfang", "zhaolei"]
     return [approved_claim(people[names[n % len(names)]], f"{100 + n}.00") for n in range(count)]
-
-
-def connectors() -> int:
-    return Connector.objects.filter(enabled=True, deliver_events=True).count()
 
 
 def assert_one_transition(claim: Claim, action: str, outbox_type: str) -> None:
@@ -133,13 +68,7 @@ def create_attempt(people, clients, claim_ids: list[int], n: int) -> Callable[[]
         return by_api
 
     def by_service() -> str:
-        try:
-            services.batch_create(actor=user, claim_ids=claim_ids)
-        except ApplicationError as exc:
-            return str(exc.status)
-        except IntegrityError:
-            return "500 IntegrityError"
-        return DONE
+        return service_outcome(lambda: services.batch_create(actor=user, claim_ids=claim_ids), lambda _batch: DONE)
 
     return by_service
 
@@ -197,13 +126,10 @@ def test_fifty_marks_paid_pay_each_claim_once(people, locking):
             return str(response.status_code)
 
         def by_service() -> str:
-            try:
-                done = services.batch_mark_paid(batch_id=batch.pk, actor=user, reference=reference, paid_on=today)
-            except ApplicationError as exc:
-                return str(exc.status)
-            except IntegrityError:
-                return "500 IntegrityError"
-            return DONE if done.newly_paid else NO_OP
+            return service_outcome(
+                lambda: services.batch_mark_paid(batch_id=batch.pk, actor=user, reference=reference, paid_on=today),
+                lambda done: DONE if done.newly_paid else NO_OP,
+            )
 
         return by_api if n % 2 == 0 else by_service
 
@@ -238,16 +164,15 @@ def test_failing_and_paying_at_once_never_both_land(people, locking):
         user = people[FINANCE[n % len(FINANCE)]].user
 
         def run() -> str:
-            try:
-                if n % 2:
-                    services.payment_mark_failed(payment_id=payment.pk, actor=user, reason="Account closed")
-                    return "failed"
-                done = services.batch_mark_paid(batch_id=batch.pk, actor=user, reference="R", paid_on=today)
-                return "paid" if done.newly_paid else NO_OP
-            except ApplicationError as exc:
-                return str(exc.status)
-            except IntegrityError:
-                return "500 IntegrityError"
+            if n % 2:
+                return service_outcome(
+                    lambda: services.payment_mark_failed(payment_id=payment.pk, actor=user, reason="Account closed"),
+                    lambda _payment: "failed",
+                )
+            return service_outcome(
+                lambda: services.batch_mark_paid(batch_id=batch.pk, actor=user, reference="R", paid_on=today),
+                lambda done: "paid" if done.newly_paid else NO_OP,
+            )
 
         return run
 
@@ -266,14 +191,25 @@ def test_failing_and_paying_at_once_never_both_land(people, locking):
     print(f"\n[{locking}] fail against paid: {dict(outcomes)} -> {payment.status}")
 
 
-def test_with_the_locks_disabled_no_row_is_locked(people, monkeypatch):
-    from django.test.utils import CaptureQueriesContext
-
+def test_with_the_switch_on_no_row_is_locked(people, no_row_locks):
     [claim] = approved_claims(people, 1)
-    disable_locks(monkeypatch)
-    with CaptureQueriesContext(connection) as queries:
-        services.batch_create(actor=people["sunli"].user, claim_ids=[claim.pk])
-    assert "FOR UPDATE" not in " ".join(q["sql"] for q in queries.captured_queries)
+    finance = people["sunli"].user
+    batch = None
+
+    def pay() -> None:
+        nonlocal batch
+        batch = services.batch_create(actor=finance, claim_ids=[claim.pk])
+        services.batch_export_bank_file(batch_id=batch.pk, actor=finance)
+        services.batch_mark_paid(batch_id=batch.pk, actor=finance, reference="R", paid_on=timezone.localdate())
+
+    assert locks_taken(pay) == []
+    assert Claim.objects.get(pk=claim.pk).status == ClaimStatus.PAID
+
+
+def test_the_switch_is_off_by_default_and_the_locks_are_taken(people):
+    [claim] = approved_claims(people, 1)
+    locked = locks_taken(lambda: services.batch_create(actor=people["sunli"].user, claim_ids=[claim.pk]))
+    assert any('FROM "reimbursement_claim"' in sql for sql in locked)
 
 
 def test_the_database_alone_refuses_a_second_live_payment(people):
