@@ -191,3 +191,39 @@ def test_the_journeys_pages_in_the_other_language_and_viewport(actor, receipts, 
     finance.expect_no_horizontal_scroll()
     finance.snap("10-finance-queue")
     assert browser_problems == []
+
+
+@pytest.mark.parametrize("username", ["admin", "sunli"])
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_navigation_bar_is_one_line_or_collapsed_at_every_width(
+    open_page, demo_site, screenshot, browser_problems, language, username
+):
+    """The administrator and finance have the most entries; they used to wrap onto two or three lines at
+    laptop widths (1280–1366 px). Now the bar is one line from 1200 px on and a menu button below that,
+    the administrator's entries share one "Admin" menu, and nothing sticks out on the right."""
+    page = open_page(locale=WORDS[language]["locale"], viewport="laptop")
+    person = Actor(page, demo_site, language, "laptop", screenshot)
+    steps.sign_in(person, username)
+    bar = page.locator("nav.navbar")
+    for width in (1024, 1199, 1200, 1280, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        person.viewport = f"{width}px"
+        person.expect_no_horizontal_scroll()
+        if width < 1200:
+            expect(page.locator(".navbar-toggler")).to_be_visible()
+            expect(page.locator("#main-nav")).to_be_hidden()
+            continue
+        expect(page.locator(".navbar-toggler")).to_be_hidden()
+        height = bar.evaluate("nav => nav.getBoundingClientRect().height")
+        assert height < 70, f"at {width}px the navigation bar is {height}px high: its entries wrap"
+        if width == 1280:
+            person.snap(f"navbar-{username}")
+    if username == "admin":
+        page.get_by_test_id("admin-menu").click()
+        menu = page.locator("#main-nav .dropdown-menu").first
+        expect(menu).to_be_visible()
+        expect(menu.locator(".dropdown-item")).to_have_count(4)  # routing rules, Django admin, OA bridge, sandbox
+        menu.locator(".dropdown-item").last.click()
+        expect(page).to_have_url(re.compile(r"/oa-sandbox/$"))
+        expect(page.get_by_test_id("admin-menu")).to_have_class(re.compile(r"\bactive\b"))
+    assert browser_problems == []
