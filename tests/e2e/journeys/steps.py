@@ -255,7 +255,10 @@ def approve_in_sandbox(actor: Actor, number: str) -> None:
     expect(task_row).to_contain_text("approval.task.created")
     expect(task_row).to_contain_text(actor.words["valid"])
     actor.snap("13-sandbox")
-    task_row.get_by_test_id("sandbox-approve").click()
+    approve = task_row.get_by_test_id("sandbox-approve")
+    box, width = approve.bounding_box(), actor.page.viewport_size["width"]
+    assert box["x"] + box["width"] <= width, "the Approve button is off the screen: the table is too wide"
+    approve.click()
     expect(page).to_have_url(re.compile(r"/oa-sandbox/$"))
     # Baoxiao's answer to the signed decision, as the sandbox shows it.
     expect(page.locator(".alert-success")).to_contain_text("200")
