@@ -205,10 +205,19 @@ def test_the_navigation_bar_is_one_line_or_collapsed_at_every_width(
     person = Actor(page, demo_site, language, "laptop", screenshot)
     steps.sign_in(person, username)
     bar = page.locator("nav.navbar")
-    for width in (1024, 1199, 1200, 1280, 1366):
+    for width in (800, 1024, 1199, 1200, 1280, 1366):
         page.set_viewport_size({"width": width, "height": 900})
         person.viewport = f"{width}px"
         person.expect_no_horizontal_scroll()
+        # The home page's labels ("Department") keep to one line in the half-width card of a tablet.
+        lines = page.locator("main dl dt").evaluate_all(
+            """dts => dts.map((dt) => {
+                const range = document.createRange();
+                range.selectNodeContents(dt);
+                return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+            })"""
+        )
+        assert max(lines) == 1, f"at {width}px a label of the home page breaks over two lines: {lines}"
         if width < 1200:
             expect(page.locator(".navbar-toggler")).to_be_visible()
             expect(page.locator("#main-nav")).to_be_hidden()
