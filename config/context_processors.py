@@ -66,10 +66,12 @@ def navigation(request: HttpRequest) -> dict:
         active = request.path == url if url_name == "home" else request.path.startswith(url)
         badge = SimpleLazyObject(partial(BADGES[url_name], user)) if url_name in BADGES else None
         items.append({"url": url, "label": label, "icon": icon, "active": active, "badge": badge})
+        # Entries for administrators only go into one "Admin" menu: a wide screen has room for the rest.
+        items[-1]["admin"] = needs == {Role.ADMIN}
     # Nested URLs (/approvals/ and /approvals/notifications/): only the most specific entry is current.
     current = [item for item in items if item["active"]]
     if len(current) > 1:
         most_specific = max(current, key=lambda item: len(item["url"]))
         for item in current:
             item["active"] = item is most_specific
-    return {"nav_items": items, "user_roles": roles}
+    return {"nav_items": items, "nav_admin_items": [item for item in items if item["admin"]], "user_roles": roles}

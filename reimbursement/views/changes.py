@@ -173,7 +173,9 @@ def timeline_entries(claim: Claim, events: list) -> list[TimelineEntry]:
     for event in events:
         data = event.data or {}
         note = _event_note(event.action, data)
-        actor = event.actor_name or (event.actor.get_username() if event.actor else _("system"))
+        actor = event.actor_name or (event.actor.get_username() if event.actor else "")
+        if not event.actor_id and actor in ("", "system"):  # the audit log's snapshot name for its own steps
+            actor = _("system")
         if event.on_behalf_of_name:
             actor = _("%(actor)s for %(other)s") % {"actor": actor, "other": event.on_behalf_of_name}
         entries.append(

@@ -37,7 +37,9 @@ TIMEOUT_MS = 10_000
 
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+# A common laptop width, where the navigation bar is at its most crowded (issue 7's journeys).
+LAPTOP = {"viewport": {"width": 1366, "height": 900}}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE, "laptop": LAPTOP}
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parent.parent
