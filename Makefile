@@ -52,7 +52,7 @@ format: $(VENV)/.installed-test  ## apply ruff's fixes and formatting
 	$(BIN)/ruff format .
 
 messages: $(VENV)/.installed  ## refresh the translation catalogues and compile them (needs gettext)
-	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*'
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'tests/*' --ignore 'bench/*' --ignore 'test-artifacts/*'
 	$(BIN)/python manage.py compilemessages --ignore '.venv/*'
 
 worker: $(VENV)/.installed  ## a Celery worker (needs REDIS_URL)

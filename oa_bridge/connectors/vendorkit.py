@@ -66,8 +66,14 @@ class TokenCache:
             cache.set(self.key, (token, expires_at), timeout=max(int(lifetime), 1))
             return token
 
-    def invalidate(self) -> None:
-        cache.delete(self.key)
+    def invalidate(self, stale: str | None = None) -> None:
+        """Drop the cached token; with ``stale`` (the token the vendor refused) only if it is still that one,
+        so callers refused at the same moment fetch one new token between them, not one each."""
+        with _lock_for(self.key):
+            cached = cache.get(self.key)
+            if stale is not None and (cached is None or cached[0] != stale):
+                return
+            cache.delete(self.key)
 
 
 def _lock_for(key: str) -> threading.Lock:

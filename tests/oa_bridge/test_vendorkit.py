@@ -65,3 +65,13 @@ def test_backoff_retries_a_limited_answer_and_gives_up_with_the_reset_hint():
     with pytest.raises(VendorRateLimited) as refused:
         backoff_call(lambda: _response(429), lambda r: 30.0, attempts=3, max_sleep=1)
     assert refused.value.retry_after == 30.0
+
+
+def test_two_callers_refused_at_once_fetch_one_new_token_between_them():
+    fetched = []
+    tokens = TokenCache("c3:tenant", lambda: (fetched.append(1), (f"t{len(fetched)}", 7200))[1])
+    first = tokens.get()
+    tokens.invalidate(stale=first)  # caller A: refused, drops t1
+    assert tokens.get() == "t2"  # ... and fetches t2
+    tokens.invalidate(stale=first)  # caller B, refused with t1 too: t2 stays
+    assert tokens.get() == "t2" and len(fetched) == 2

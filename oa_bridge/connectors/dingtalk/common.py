@@ -97,9 +97,7 @@ class VendorApi:
             code = errcode(body)
             if code in self.rules.invalid_token and attempt == 0:
                 log.info("%s: the vendor refused the access token (%s); fetching a new one", api, code)
-                cached = cache.get(self.tokens.key)
-                if not cached or cached[0] == token:  # not already replaced by a concurrent call
-                    self.tokens.invalidate()
+                self.tokens.invalidate(stale=token)  # unless a concurrent call replaced it already
                 continue
             if code not in (0, None) or response.status_code >= 400:
                 message = errmsg(body) or f"HTTP {response.status_code}"

@@ -124,14 +124,15 @@ class FeishuApi:
     def call(self, api: str, method: str, path: str, *, params=None, json=None) -> dict[str, Any]:
         """One API call; returns ``data``. An invalid-token answer refreshes the token once."""
         for attempt in range(2):
-            headers = {"Authorization": f"Bearer {self.tokens.get()}"}
+            token = self.tokens.get()
+            headers = {"Authorization": f"Bearer {token}"}
             response = self._send(api, method, path, params=params, json=json, headers=headers)
             body = _json(response)
             code = body.get("code")
             if code == 0 and response.status_code < 400:
                 return body.get("data") or {}
             if code in INVALID_TOKEN_CODES and attempt == 0:
-                self.tokens.invalidate()
+                self.tokens.invalidate(stale=token)  # unless a concurrent call replaced it already
                 continue
             message = str(body.get("msg", "")) or f"HTTP {response.status_code}"
             raise FeishuError(plain_words(code, message), code=code, status=response.status_code)
