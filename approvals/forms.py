@@ -16,6 +16,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.forms.boundfield import BoundField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from approvals.models import ApprovalTask
 from config.errors import ApplicationError
@@ -253,7 +254,12 @@ class AddApproverForm(BootstrapForm):
     POSITIONS = [("before", _("Before me: they decide first, then me")), ("after", _("After me: a new step"))]
 
     approver = PersonChoiceField(label=_("Approver"), empty_label=_("Choose a person"))
-    position = forms.ChoiceField(label=_("When"), choices=POSITIONS, initial="after", widget=forms.RadioSelect)
+    position = forms.ChoiceField(
+        label=pgettext_lazy("where an added approver goes", "When"),
+        choices=POSITIONS,
+        initial="after",
+        widget=forms.RadioSelect,
+    )
     comment = _comment(_("Why (optional)"))
 
 

@@ -20,6 +20,7 @@ from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper,
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from approvals.choices import DECIDED_TASK_STATUSES, DecisionChannel, TaskStatus
 from approvals.models import ApprovalTask
@@ -494,7 +495,7 @@ REPORTS: dict[str, Report] = {
             ),
             _("decided"),
             [
-                Column("by", _("By")),
+                Column("by", pgettext_lazy("cycle time per step or per approver", "By")),
                 Column("name", _("Name")),
                 Column("decisions", _("Decisions"), "int"),
                 Column("p50", _("p50 hours"), "number"),
