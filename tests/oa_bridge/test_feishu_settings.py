@@ -173,3 +173,13 @@ def test_the_settings_page_in_a_browser(live_server, transactional_db, fake_feis
         expect(result).to_contain_text("approval:approval")
         page.screenshot(path=str(artifacts / "feishu-settings-phone-missing-scope.png"), full_page=True)
         browser.close()
+
+
+def test_the_settings_page_is_in_the_readers_language_whatever_the_first_request_was(client, demo_company):
+    """The base-URL help text must not be frozen in the language of the request that imported the form."""
+    client.force_login(demo_company["admin"].user)
+    url = "/oa/admin/ops/connectors/new/feishu/"
+    zh = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    en = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Lark（国际版）" in zh
+    assert "for Lark (international)" in en and "国际版" not in en

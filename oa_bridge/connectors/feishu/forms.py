@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from oa_bridge.connectors.feishu.api import FEISHU_BASE_URL, LARK_BASE_URL
@@ -17,8 +18,12 @@ class FeishuSettingsForm(ConnectorSettingsForm):
         label=_("Open platform address"),
         initial=FEISHU_BASE_URL,
         assume_scheme="https",
-        help_text=_("%(feishu)s for Feishu (China), %(lark)s for Lark (international).")
-        % {"feishu": FEISHU_BASE_URL, "lark": LARK_BASE_URL},
+        # format_lazy: a lazy string formatted here would be frozen in the language of the first request.
+        help_text=format_lazy(
+            _("{feishu} for Feishu (China), {lark} for Lark (international)."),
+            feishu=FEISHU_BASE_URL,
+            lark=LARK_BASE_URL,
+        ),
     )
     app_id = forms.CharField(
         label=_("App ID"), max_length=64, help_text=_("Credentials & Basic Info, starts with cli_.")
