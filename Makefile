@@ -25,6 +25,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 run: $(VENV)/.installed  ## install, migrate, load the demo company and serve on http://127.0.0.1:8000
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo_claims
 	@echo "Baoxiao is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	@# Without Redis the periodic jobs (OA retries, reminders, directory pulls) run in embedded_beat beside it.
 	export BAOXIAO_BASE_URL=$${BAOXIAO_BASE_URL:-http://$(HOST):$(PORT)}; \
