@@ -19,37 +19,12 @@ import os
 import random
 import sys
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 BENCH_DB = "baoxiao_bench_claims"
 
-
-def bench_url(base: str) -> str:
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def admin_connection(base: str):
-    import psycopg
-
-    parts = urlsplit(base)
-    return psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+from bench.common.pg import bench_url, drop_database, recreate_database, setup_django  # noqa: E402
 
 
 def lines(rng: random.Random, day_offset: int) -> list[dict]:
@@ -200,10 +175,8 @@ def main() -> None:
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith(("postgres://", "postgresql://")):
         raise SystemExit("bench/claims_api.py measures PostgreSQL: set DATABASE_URL=postgres://...")
-    with admin_connection(base) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = bench_url(base)
+    recreate_database(base, BENCH_DB)
+    os.environ["DATABASE_URL"] = bench_url(base, BENCH_DB)
     os.environ["BAOXIAO_OUTBOX_DELIVER_ON_COMMIT"] = "0"  # no OA here: rows are written, nothing is sent
     os.environ.setdefault("BAOXIAO_VAR_DIR", "/tmp/baoxiao-bench-var")
     os.environ["BAOXIAO_EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
@@ -243,8 +216,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        with admin_connection(base) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        drop_database(base, BENCH_DB)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""What the PostgreSQL benchmarks share: a throwaway database next to DATABASE_URL's, and Django set up."""
