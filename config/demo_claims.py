@@ -63,12 +63,12 @@ def seed_demo_claims() -> int:
     today = timezone.localdate()
     to_pay = []
 
+    def pending_task(claim: Claim) -> ApprovalTask | None:
+        pending = ApprovalTask.objects.filter(claim=claim, status=TaskStatus.PENDING)
+        return pending.select_related("assignee__user").first()
+
     def decide_all(claim: Claim) -> None:
-        for _ in range(10):
-            task = ApprovalTask.objects.filter(claim=claim, status=TaskStatus.PENDING).select_related("assignee__user")
-            task = task.first()
-            if task is None:
-                return
+        while (task := pending_task(claim)) is not None:  # every step of the flow, manager first
             approvals.task_approve(task_id=task.pk, actor=task.assignee.user, comment="OK")
 
     # The history mails nobody (the console backend would print a mail per notification at start-up).
@@ -94,8 +94,7 @@ def seed_demo_claims() -> int:
             claim.refresh_from_db()
             warnings = {h.key: "演示数据 Demo data" for h in evaluate_claim(claim) if h.severity == "warn"}
             services.claim_submit(claim_id=claim.pk, actor=employee.user, justifications=warnings)
-            task = ApprovalTask.objects.filter(claim=claim, status=TaskStatus.PENDING).select_related("assignee__user")
-            task = task.first()
+            task = pending_task(claim)
             if outcome == "returned" and task:
                 approvals.task_return(
                     task_id=task.pk, actor=task.assignee.user, reason="请附上话费账单 Please attach the bill"
